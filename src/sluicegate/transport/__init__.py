@@ -1,0 +1,1 @@
+"""Pooled HTTP clients, timeouts, retry with backoff and Retry-After, SSE decoding."""
