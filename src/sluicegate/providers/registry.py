@@ -1,0 +1,107 @@
+"""Which adapter and endpoint serve a model string's prefix ("groq/llama-3.3-70b" → openai adapter, Groq row).
+
+Adapters are imported on first use, by module path, so `import sluicegate` stays fast. Built-in providers are
+registered with the same `register()` that an outside package reaches through the `sluicegate.providers` entry
+point group (the entry point names a function that calls `register`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from importlib.metadata import entry_points
+
+from sluicegate.providers.base import Adapter, Endpoint
+
+_OPENAI = Endpoint(
+    provider="openai",
+    base_url="https://api.openai.com/v1",
+    api_key_env=("OPENAI_API_KEY",),
+    base_url_env=("OPENAI_BASE_URL", "OPENAI_API_BASE"),
+    kinds=frozenset({"chat", "embedding", "text_completion"}),
+    docs_url="https://platform.openai.com/docs/api-reference",
+)
+_BUILTIN = (
+    _OPENAI,
+    # LiteLLM's prefix for OpenAI's legacy /v1/completions models (gpt-3.5-turbo-instruct).
+    Endpoint(provider="text-completion-openai", base_url=_OPENAI.base_url, api_key_env=_OPENAI.api_key_env,
+             base_url_env=_OPENAI.base_url_env, kinds=frozenset({"text_completion"}),
+             docs_url="https://platform.openai.com/docs/api-reference/completions"),
+    # Any OpenAI-compatible server: the caller gives api_base (LiteLLM's `custom_openai`).
+    Endpoint(provider="custom_openai", base_url=None, api_key_env=("OPENAI_API_KEY",), requires_api_key=False,
+             kinds=frozenset({"chat", "embedding", "text_completion"})),
+    Endpoint(
+        provider="azure",
+        base_url=None,
+        adapter="azure",
+        api_key_env=("AZURE_API_KEY", "AZURE_OPENAI_API_KEY"),
+        base_url_env=("AZURE_API_BASE", "AZURE_OPENAI_ENDPOINT"),
+        kinds=frozenset({"chat", "embedding", "text_completion"}),
+        docs_url="https://learn.microsoft.com/azure/ai-services/openai/reference",
+    ),
+)
+
+_endpoints: dict[str, Endpoint] = {}
+_adapters: dict[str, Adapter] = {}
+_lock = threading.Lock()
+_loaded = False
+
+
+def _load_builtins() -> None:
+    global _loaded
+    with _lock:
+        if _loaded:
+            return
+        from sluicegate.providers.compat import ENDPOINTS
+
+        for row in (*_BUILTIN, *ENDPOINTS.values()):
+            _endpoints.setdefault(row.provider, row)
+        _loaded = True
+
+
+def register(endpoint: Endpoint, adapter: Adapter | None = None) -> None:
+    """Add or replace a provider prefix. Give `adapter` for one that does not live in sluicegate.providers."""
+    _load_builtins()
+    _endpoints[endpoint.provider] = endpoint
+    if adapter is not None:
+        _adapters[endpoint.adapter] = adapter
+
+
+def endpoint(provider: str) -> Endpoint | None:
+    """The endpoint row for a prefix; looks at installed plugins once before giving up."""
+    if not _loaded:
+        _load_builtins()
+    row = _endpoints.get(provider)
+    if row is None and _load_plugins():
+        row = _endpoints.get(provider)
+    return row
+
+
+def providers() -> frozenset[str]:
+    """Every prefix known now (built in and registered)."""
+    _load_builtins()
+    return frozenset(_endpoints)
+
+
+def adapter(name: str) -> Adapter:
+    """The adapter named by an endpoint row, imported on first use."""
+    found = _adapters.get(name)
+    if found is None:
+        module = importlib.import_module(f"sluicegate.providers.{name}")
+        found = _adapters[name] = module.ADAPTER
+    return found
+
+
+_plugins_loaded = False
+
+
+def _load_plugins() -> bool:
+    """Run each `sluicegate.providers` entry point once; True if any ran (so a lookup may now succeed)."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return False
+    _plugins_loaded = True
+    found = entry_points(group="sluicegate.providers")
+    for entry in found:
+        entry.load()()
+    return bool(found)
