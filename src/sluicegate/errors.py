@@ -171,7 +171,7 @@ class ServiceUnavailableError(APIStatusError):
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {
-    cls.status_code: cls  # type: ignore[misc]
+    cls.status_code: cls
     for cls in (BadRequestError, AuthenticationError, PermissionDeniedError, NotFoundError, ConflictError,
                 UnprocessableEntityError, RateLimitError, InternalServerError, ServiceUnavailableError)
 }

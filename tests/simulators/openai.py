@@ -38,15 +38,10 @@ event. Default 429s carry `retry-after: 1` and `retry-after-ms: 20`.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import json
-import math
-import random
 import re
 import socket
-import struct
 import threading
 import time
 import uuid
@@ -56,73 +51,31 @@ from typing import Any
 
 from aiohttp import web
 
-_AZURE_CONTENT_FILTER_MESSAGE = (
-    "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. "
-    "Please modify your prompt and retry. To learn more about our content filtering policies please read "
-    "our documentation: https://go.microsoft.com/fwlink/?linkid=2198766"
+from tests.simulators.openai_errors import (
+    AZURE_AUTH_ERROR,
+    AZURE_CONTENT_FILTER_ERROR,
+    AZURE_NOT_FOUND,
+    CONTENT_POLICY_ERROR,
+    CONTEXT_LENGTH_ERROR,
+    ApiError,
+    auth_error,
+    azure_error,
+    default_error_body,
+    error_body,
 )
+from tests.simulators.openai_wire import chat_bodies, completions_bodies, embeddings_body, models_body
 
-CONTEXT_LENGTH_ERROR: dict[str, Any] = {
-    "error": {
-        "message": "This model's maximum context length is 128000 tokens. However, your messages resulted in "
-        "130021 tokens. Please reduce the length of the messages.",
-        "type": "invalid_request_error",
-        "param": "messages",
-        "code": "context_length_exceeded",
-    }
-}
-CONTENT_POLICY_ERROR: dict[str, Any] = {
-    "error": {
-        "message": "Your request was rejected as a result of our safety system. Your prompt may contain text "
-        "that is not allowed by our safety system.",
-        "type": "invalid_request_error",
-        "param": None,
-        "code": "content_policy_violation",
-    }
-}
-AZURE_CONTENT_FILTER_ERROR: dict[str, Any] = {
-    "error": {
-        "message": _AZURE_CONTENT_FILTER_MESSAGE,
-        "type": None,
-        "param": "prompt",
-        "code": "content_filter",
-        "status": 400,
-        "innererror": {
-            "code": "ResponsibleAIPolicyViolation",
-            "content_filter_result": {
-                "hate": {"filtered": False, "severity": "safe"},
-                "jailbreak": {"filtered": False, "detected": False},
-                "self_harm": {"filtered": False, "severity": "safe"},
-                "sexual": {"filtered": False, "severity": "safe"},
-                "violence": {"filtered": True, "severity": "medium"},
-            },
-        },
-    }
-}
+__all__ = [
+    "AZURE_CONTENT_FILTER_ERROR",
+    "CONTENT_POLICY_ERROR",
+    "CONTEXT_LENGTH_ERROR",
+    "OpenAISimulator",
+    "RecordedRequest",
+]
 
-_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
-_PREFIX = "Hello from the simulator. You said: "
-_TOOL_PREFIX = "Hello from the simulator. The tool said: "
-_FINGERPRINT = "fp_sim0c0ffee"
 _ORGANIZATION = "user-simulator"
 _RATE_LIMIT_REQUESTS = 10_000
 _RATE_LIMIT_TOKENS = 30_000_000
-_MODELS = (
-    ("gpt-4o", 1715367049, "system"),
-    ("gpt-4o-mini", 1721172741, "system"),
-    ("gpt-4.1", 1744316542, "system"),
-    ("o3-mini", 1737146383, "system"),
-    ("gpt-3.5-turbo-instruct", 1692901427, "system"),
-    ("text-embedding-3-small", 1705948997, "system"),
-    ("text-embedding-3-large", 1705953180, "system"),
-    ("text-embedding-ada-002", 1671217299, "openai-internal"),
-)
-_SAFE_FILTERS = {
-    "hate": {"filtered": False, "severity": "safe"},
-    "self_harm": {"filtered": False, "severity": "safe"},
-    "sexual": {"filtered": False, "severity": "safe"},
-    "violence": {"filtered": False, "severity": "safe"},
-}
 _INVALID_JSON = object()
 
 
@@ -170,279 +123,6 @@ class _Ctx:
     request_id: str
     is_azure: bool
     started: float
-
-
-@dataclass
-class _Answer:
-    content: str | None
-    tool_calls: list[dict[str, Any]]
-    finish_reason: str
-
-
-class _ApiError(Exception):
-    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        super().__init__(status)
-        self.status, self.body, self.headers = status, body, headers or {}
-
-
-def _error(message: str, *, type_: str | None = "invalid_request_error", param: str | None = None,
-           code: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
-
-
-def _mask_key(key: str) -> str:
-    """Mask a key the way OpenAI's 401 message does: sk-WRQsP***…xQBt (short keys: sk-wr****ng)."""
-    if len(key) > 12:
-        return key[:8] + "*" * (len(key) - 12) + key[-4:]
-    return key[:5] + "****" + key[-2:]
-
-
-def _auth_error(key: str | None) -> dict[str, Any]:
-    if not key:
-        return _error(
-            "You didn't provide an API key. You need to provide your API key in an Authorization header "
-            "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank "
-            "username) if you're accessing the API from your browser and are prompted for a username and "
-            "password. You can obtain an API key from https://platform.openai.com/account/api-keys."
-        )
-    return _error(
-        f"Incorrect API key provided: {_mask_key(key)}. You can find your API key at "
-        "https://platform.openai.com/account/api-keys.",
-        code="invalid_api_key",
-    )
-
-
-def _azure_error(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
-
-
-_AZURE_AUTH_ERROR = _azure_error(
-    "401",
-    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key "
-    "for an active subscription and use a correct regional API endpoint for your resource.",
-)
-_AZURE_NOT_FOUND = _azure_error("404", "Resource not found")
-
-
-def _default_error_body(status: int, *, model: str, key: str | None, request_id: str,
-                        is_azure: bool, api_version: str) -> dict[str, Any]:
-    """The body the real API sends for `status` (Azure's own shape for the statuses where it differs)."""
-    if is_azure and status == 401:
-        return _AZURE_AUTH_ERROR
-    if is_azure and status == 404:
-        return _AZURE_NOT_FOUND
-    if is_azure and status == 429:
-        return _azure_error(
-            "429",
-            f"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version {api_version} "
-            "have exceeded call rate limit of your current OpenAI S0 pricing tier. Please retry after 1 "
-            "second. Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase "
-            "the default rate limit.",
-        )
-    bodies = {
-        400: _error("Unrecognized request argument supplied: simulated"),
-        401: _auth_error(key),
-        403: _error("Country, region, or territory not supported", type_="request_forbidden",
-                    code="unsupported_country_region_territory"),
-        404: _error(f"The model `{model}` does not exist or you do not have access to it.",
-                    code="model_not_found"),
-        408: _error("Request timed out.", type_="server_error"),
-        409: _error("Another request is already in progress for this resource. Please retry.",
-                    code="conflict"),
-        422: _error("The request was well-formed but could not be processed.", code="unprocessable_entity"),
-        429: _error(
-            f"Rate limit reached for {model} in organization org-simulator on requests per min (RPM): "
-            "Limit 3, Used 3, Requested 1. Please try again in 20ms. Visit "
-            "https://platform.openai.com/account/rate-limits to learn more.",
-            type_="requests", code="rate_limit_exceeded",
-        ),
-        500: _error(
-            "The server had an error processing your request. Sorry about that! You can retry your request, "
-            "or contact us through our help center at help.openai.com if you keep seeing this error. "
-            f"(Please include the request ID {request_id} in your email.)",
-            type_="server_error",
-        ),
-        503: _error(
-            "That model is currently overloaded with other requests. You can retry your request, or contact "
-            "us through our help center at help.openai.com if the error persists. (Please include the "
-            f"request ID {request_id} in your message.)",
-            type_="server_error",
-        ),
-    }
-    if status in bodies:
-        return bodies[status]
-    kind = "server_error" if status >= 500 else "invalid_request_error"
-    return _error(f"Simulated HTTP {status}.", type_=kind)
-
-
-def _tokens(text: str) -> list[str]:
-    """Split text into word-tokens that join back to it exactly (leading whitespace stays with its word)."""
-    pieces = re.findall(r"\s*\S+", text)
-    rest = text[len("".join(pieces)):]
-    if rest:
-        pieces = [*pieces[:-1], pieces[-1] + rest] if pieces else [rest]
-    return pieces
-
-
-def _count(text: str) -> int:
-    return len(text.split())
-
-
-def _message_text(message: dict[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-    return ""
-
-
-def _prompt_tokens(messages: list[dict[str, Any]]) -> int:
-    total = 0
-    for message in messages:
-        total += 3 + _count(_message_text(message))
-        for call in message.get("tool_calls") or []:
-            function = call.get("function") or {}
-            total += _count(str(function.get("name", ""))) + _count(str(function.get("arguments", "")))
-    return total
-
-
-def _example(schema: Any, root: Any, depth: int = 0) -> Any:
-    """A value that satisfies `schema`'s required structure (see the module docstring for the rule)."""
-    if not isinstance(schema, dict) or depth > 10:
-        return "example"
-    if isinstance(schema.get("$ref"), str):
-        target: Any = root
-        for part in schema["$ref"].removeprefix("#/").split("/"):
-            target = target.get(part, {}) if isinstance(target, dict) else {}
-        return _example(target, root, depth + 1)
-    if schema.get("enum"):
-        return schema["enum"][0]
-    if "const" in schema:
-        return schema["const"]
-    for key in ("anyOf", "oneOf", "allOf"):
-        options = [o for o in schema.get(key) or [] if not (isinstance(o, dict) and o.get("type") == "null")]
-        if options:
-            return _example(options[0], root, depth + 1)
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    if kind == "object" or (kind is None and "properties" in schema):
-        properties = schema.get("properties") or {}
-        required = schema.get("required") or []
-        return {name: _example(properties.get(name), root, depth + 1) for name in required}
-    if kind == "array":
-        return [_example(schema.get("items"), root, depth + 1)]
-    return {"integer": 1, "number": 1, "boolean": True, "null": None}.get(kind or "string", "example")
-
-
-def _tool_arguments(tool: dict[str, Any]) -> str:
-    parameters = (tool.get("function") or {}).get("parameters") or {}
-    return json.dumps(_example(parameters, parameters) or {}, separators=(",", ":"))
-
-
-def _chosen_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
-    tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
-    choice = body.get("tool_choice")
-    if not tools or choice == "none":
-        return []
-    if isinstance(choice, dict):
-        name = (choice.get("function") or {}).get("name")
-        named = [t for t in tools if (t.get("function") or {}).get("name") == name]
-        return named[:1] or [{"type": "function", "function": {"name": name}}]
-    if len(tools) >= 2 and body.get("parallel_tool_calls") is not False:
-        return tools[:2]
-    return tools[:1]
-
-
-def _answer_text(messages: list[dict[str, Any]]) -> str:
-    trailing_tools: list[str] = []
-    for message in reversed(messages):
-        if message.get("role") != "tool":
-            break
-        trailing_tools.insert(0, _message_text(message))
-    if trailing_tools:
-        return _TOOL_PREFIX + " | ".join(trailing_tools)
-    last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
-    return _PREFIX + (_message_text(last_user) if last_user else "")
-
-
-def _chat_answer(body: dict[str, Any]) -> _Answer:
-    messages = body["messages"]
-    if messages[-1].get("role") == "user":
-        tools = _chosen_tools(body)
-        if tools:
-            calls = [
-                {"id": "call_" + uuid.uuid4().hex[:24], "type": "function",
-                 "function": {"name": (t.get("function") or {}).get("name"), "arguments": _tool_arguments(t)}}
-                for t in tools
-            ]
-            return _Answer(None, calls, "tool_calls")
-    text = _answer_text(messages)
-    response_format = body.get("response_format") or {}
-    if response_format.get("type") == "json_object":
-        text = json.dumps({"reply": text})
-    elif response_format.get("type") == "json_schema":
-        schema = (response_format.get("json_schema") or {}).get("schema") or {}
-        text = json.dumps(_example(schema, schema))
-    limit = body.get("max_completion_tokens") or body.get("max_tokens")
-    return _truncate(text, limit)
-
-
-def _truncate(text: str, limit: int | None) -> _Answer:
-    tokens = _tokens(text)
-    if isinstance(limit, int) and len(tokens) > limit:
-        return _Answer("".join(tokens[:limit]), [], "length")
-    return _Answer(text, [], "stop")
-
-
-def _completion_tokens(answer: _Answer) -> int:
-    if answer.tool_calls:
-        return sum(_count(c["function"]["name"] or "") + _count(c["function"]["arguments"])
-                   for c in answer.tool_calls)
-    return _count(answer.content or "")
-
-
-def _usage(prompt: int, completion: int, *, details: bool = True) -> dict[str, Any]:
-    usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
-                             "total_tokens": prompt + completion}
-    if details:
-        usage["prompt_tokens_details"] = {"cached_tokens": 0, "audio_tokens": 0}
-        usage["completion_tokens_details"] = {
-            "reasoning_tokens": 0, "audio_tokens": 0,
-            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0,
-        }
-    return usage
-
-
-def _token_logprob(token: str, position: int, top: int) -> dict[str, Any]:
-    logprob = -0.125 * (position % 4 + 1)
-    alternatives = [{"token": token, "logprob": logprob, "bytes": list(token.encode())}]
-    for rank in range(1, top):
-        alt = f"{token}~{rank}"
-        alternatives.append({"token": alt, "logprob": logprob - 1.5 * rank, "bytes": list(alt.encode())})
-    return {"token": token, "logprob": logprob, "bytes": list(token.encode()),
-            "top_logprobs": alternatives[:top]}
-
-
-def _split(text: str, parts_min: int, size_max: int) -> list[str]:
-    size = max(1, min(size_max, len(text) // parts_min))
-    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
-
-
-def _stream_pieces(content: str, with_logprobs: bool) -> list[str]:
-    pieces = _tokens(content)
-    if len(pieces) < 3 and len(content) >= 3 and not with_logprobs:
-        size = math.ceil(len(content) / 3)
-        pieces = [content[i:i + size] for i in range(0, len(content), size)]
-    return pieces
-
-
-def _vector(text: str, dims: int) -> list[float]:
-    rng = random.Random(hashlib.sha256(text.encode()).digest())
-    values = [rng.gauss(0.0, 1.0) for _ in range(dims)]
-    norm = math.sqrt(sum(v * v for v in values)) or 1.0
-    return list(struct.unpack(f"<{dims}f", struct.pack(f"<{dims}f", *(v / norm for v in values))))
 
 
 def _sse(event: dict[str, Any]) -> bytes:
@@ -513,7 +193,7 @@ class OpenAISimulator:
 
     def script_stream_error(self, after_chunks: int, error: dict[str, Any] | None = None) -> None:
         """Break the next stream after `after_chunks` chunks with `data: {"error": …}` and end it."""
-        error = error or _error("The server had an error while processing your request. Sorry about that!",
+        error = error or error_body("The server had an error while processing your request. Sorry about that!",
                                 type_="server_error")["error"]
         with self._lock:
             self._stream_errors.append(_StreamError(after_chunks, error))
@@ -616,7 +296,7 @@ class OpenAISimulator:
             return await self._scripted(ctx, script)
         try:
             return await self._answer(ctx, route, payload)
-        except _ApiError as err:
+        except ApiError as err:
             return self._json(ctx, err.body, err.status, err.headers)
 
     def _take_script(self) -> _Script | None:
@@ -646,7 +326,7 @@ class OpenAISimulator:
         body = script.body
         if body is None and script.status >= 400:
             model = ctx.recorded.json.get("model") if isinstance(ctx.recorded.json, dict) else None
-            body = _default_error_body(
+            body = default_error_body(
                 script.status, model=str(model or "gpt-4o"), key=_presented_key(ctx.recorded),
                 request_id=ctx.request_id, is_azure=ctx.is_azure,
                 api_version=ctx.recorded.query.get("api-version", ""),
@@ -694,21 +374,21 @@ class OpenAISimulator:
     async def _answer(self, ctx: _Ctx, route: _Route | None, payload: Any) -> web.StreamResponse:
         if route is None:
             if ctx.is_azure:
-                raise _ApiError(404, _AZURE_NOT_FOUND)
-            raise _ApiError(404, _error(f"Invalid URL ({ctx.request.method} {ctx.request.path})"))
+                raise ApiError(404, AZURE_NOT_FOUND)
+            raise ApiError(404, error_body(f"Invalid URL ({ctx.request.method} {ctx.request.path})"))
         if route.needs_api_version:
             version = ctx.recorded.query.get("api-version")
             if not version:
-                raise _ApiError(404, _AZURE_NOT_FOUND)
+                raise ApiError(404, AZURE_NOT_FOUND)
             if self.azure_api_versions is not None and version not in self.azure_api_versions:
-                raise _ApiError(400, _azure_error("BadRequest", "API version not supported"))
+                raise ApiError(400, azure_error("BadRequest", "API version not supported"))
         key = _presented_key(ctx.recorded)
         if key not in self.api_keys:
-            raise _ApiError(401, _AZURE_AUTH_ERROR if route.is_azure else _auth_error(key))
+            raise ApiError(401, AZURE_AUTH_ERROR if route.is_azure else auth_error(key))
         if route.operation in ("models", "model"):
-            return self._json(ctx, _models_body(route))
+            return self._json(ctx, models_body(route.model_id))
         if payload is _INVALID_JSON or not isinstance(payload, dict):
-            raise _ApiError(400, _error(
+            raise ApiError(400, error_body(
                 "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
                 "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent "
                 "was not valid JSON. If you have trouble figuring out how to fix this, please contact us "
@@ -716,14 +396,14 @@ class OpenAISimulator:
             ))
         model = self._model(route, payload)
         if route.operation == "embeddings":
-            return self._json(ctx, _embeddings_body(payload, model))
+            return self._json(ctx, embeddings_body(payload, model))
         if payload.get("stream_options") is not None and not payload.get("stream"):
             message = "The 'stream_options' parameter is only allowed when 'stream' is enabled."
-            raise _ApiError(400, _error(message, param="stream_options"))
+            raise ApiError(400, error_body(message, param="stream_options"))
         if route.operation == "completions":
-            chunks, body = _completions(payload, model, route.is_azure)
+            chunks, body = completions_bodies(payload, model, route.is_azure)
         else:
-            chunks, body = _chat(payload, model, route.is_azure)
+            chunks, body = chat_bodies(payload, model, route.is_azure)
         if payload.get("stream"):
             return await self._stream(ctx, chunks)
         return self._json(ctx, body)
@@ -731,7 +411,7 @@ class OpenAISimulator:
     def _model(self, route: _Route, payload: dict[str, Any]) -> str:
         deployment = route.deployment or payload.get("model")
         if not deployment:
-            raise _ApiError(400, _error("you must provide a model parameter"))
+            raise ApiError(400, error_body("you must provide a model parameter"))
         if route.is_azure:
             return self.azure_deployments.get(str(deployment), str(deployment))
         return str(deployment)
@@ -800,233 +480,4 @@ def _route(method: str, path: str) -> _Route | None:
     if match and method == ("GET" if match["op"] == "models" else "POST"):
         return _Route(_OPERATIONS[match["op"]], is_azure=True)
     return None
-
-
-def _models_body(route: _Route) -> dict[str, Any]:
-    models = [{"id": name, "object": "model", "created": created, "owned_by": owner}
-              for name, created, owner in _MODELS]
-    if route.operation == "models":
-        return {"object": "list", "data": models}
-    found = next((m for m in models if m["id"] == route.model_id), None)
-    if found is None:
-        raise _ApiError(404, _error(f"The model '{route.model_id}' does not exist", param="model",
-                                    code="model_not_found"))
-    return found
-
-
-def _validate_messages(messages: Any) -> list[dict[str, Any]]:
-    if messages is None:
-        raise _ApiError(400, _error("Missing required parameter: 'messages'.", param="messages",
-                                    code="missing_required_parameter"))
-    if not isinstance(messages, list) or not messages:
-        message = ("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an "
-                   "empty array instead.")
-        raise _ApiError(400, _error(message, param="messages", code="empty_array"))
-    for index, message in enumerate(messages):
-        role = message.get("role") if isinstance(message, dict) else None
-        if role is None:
-            raise _ApiError(400, _error(f"Missing required parameter: 'messages[{index}].role'.",
-                                        param=f"messages[{index}].role", code="missing_required_parameter"))
-        if role not in _ROLES:
-            raise _ApiError(400, _error(
-                f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', 'function', "
-                "'tool', and 'developer'.", param=f"messages[{index}].role", code="invalid_value"))
-    return messages
-
-
-def _chat(body: dict[str, Any], model: str, is_azure: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The stream chunks and the non-stream body for one chat request (only one of them is sent)."""
-    messages = _validate_messages(body.get("messages"))
-    response_format = body.get("response_format") or {}
-    if response_format.get("type") == "json_object" and not any(
-        "json" in _message_text(m).lower() for m in messages
-    ):
-        raise _ApiError(400, _error("'messages' must contain the word 'json' in some form, to use "
-                                    "'response_format' of type 'json_object'.", param="messages"))
-    n = body.get("n") or 1
-    answers = [_chat_answer(body) for _ in range(n)]
-    top = int(body.get("top_logprobs") or 0) if body.get("logprobs") else 0
-    with_logprobs = bool(body.get("logprobs"))
-    usage = _usage(_prompt_tokens(messages), sum(_completion_tokens(a) for a in answers))
-    tier = body.get("service_tier")
-    head: dict[str, Any] = {
-        "id": "chatcmpl-" + uuid.uuid4().hex[:29], "object": "chat.completion", "created": int(time.time()),
-        "model": model, "service_tier": "default" if tier in (None, "auto") else tier,
-        "system_fingerprint": _FINGERPRINT,
-    }
-    if is_azure:
-        del head["service_tier"]
-    choices = [_chat_choice(i, a, with_logprobs, top, is_azure) for i, a in enumerate(answers)]
-    completion = {**head, "choices": choices, "usage": usage}
-    if is_azure:
-        completion["prompt_filter_results"] = [{"prompt_index": 0, "content_filter_results": _SAFE_FILTERS}]
-    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    obfuscate = not is_azure and (body.get("stream_options") or {}).get("include_obfuscation") is not False
-    chunk_head = {**head, "object": "chat.completion.chunk"}
-    steps = [_chat_steps(a, with_logprobs, top) for a in answers]
-    chunks = _interleave(chunk_head, steps, include_usage=include_usage, obfuscate=obfuscate,
-                         is_azure=is_azure)
-    if include_usage:
-        chunks.append(_chunk(chunk_head, [], include_usage, obfuscate) | {"usage": usage})
-    if is_azure:
-        chunks.insert(0, {"choices": [], "created": 0, "id": "", "model": "", "object": "",
-                          "prompt_filter_results": completion["prompt_filter_results"]})
-    return chunks, completion
-
-
-def _chat_choice(index: int, answer: _Answer, with_logprobs: bool, top: int,
-                 is_azure: bool) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": answer.content, "refusal": None,
-                               "annotations": []}
-    if answer.tool_calls:
-        message["tool_calls"] = answer.tool_calls
-    logprobs = None
-    if with_logprobs and answer.content is not None:
-        tokens = _tokens(answer.content)
-        logprobs = {"content": [_token_logprob(t, i, top) for i, t in enumerate(tokens)], "refusal": None}
-    choice = {"index": index, "message": message, "logprobs": logprobs, "finish_reason": answer.finish_reason}
-    if is_azure:
-        choice["content_filter_results"] = _SAFE_FILTERS
-    return choice
-
-
-_Step = tuple[dict[str, Any], Any, str | None]  # (delta, logprobs, finish_reason)
-
-
-def _chat_steps(answer: _Answer, with_logprobs: bool, top: int) -> list[_Step]:
-    """One choice's stream as (delta, logprobs, finish_reason) steps, in OpenAI's order."""
-    steps: list[_Step] = []
-    if answer.tool_calls:
-        for index, call in enumerate(answer.tool_calls):
-            opening = {"index": index, "id": call["id"], "type": "function",
-                       "function": {"name": call["function"]["name"], "arguments": ""}}
-            if index == 0:
-                first = {"role": "assistant", "content": None, "tool_calls": [opening], "refusal": None}
-                steps.append((first, None, None))
-            else:
-                steps.append(({"tool_calls": [opening]}, None, None))
-            for fragment in _split(call["function"]["arguments"], 2, 8):
-                delta = {"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}
-                steps.append((delta, None, None))
-    else:
-        empty_logprobs: dict[str, Any] | None = {"content": [], "refusal": None} if with_logprobs else None
-        steps.append(({"role": "assistant", "content": "", "refusal": None}, empty_logprobs, None))
-        for position, piece in enumerate(_stream_pieces(answer.content or "", with_logprobs)):
-            logprobs = None
-            if with_logprobs:
-                logprobs = {"content": [_token_logprob(piece, position, top)], "refusal": None}
-            steps.append(({"content": piece}, logprobs, None))
-    steps.append(({}, None, answer.finish_reason))
-    return steps
-
-
-def _chunk(head: dict[str, Any], choices: list[dict[str, Any]], include_usage: bool,
-           obfuscate: bool) -> dict[str, Any]:
-    chunk = {**head, "choices": choices}
-    if include_usage:
-        chunk["usage"] = None
-    if obfuscate:
-        chunk["obfuscation"] = "sim" + "x" * (len(json.dumps(choices)) % 7)
-    return chunk
-
-
-def _interleave(head: dict[str, Any], steps: list[list[_Step]], *,
-                include_usage: bool, obfuscate: bool, is_azure: bool) -> list[dict[str, Any]]:
-    chunks = []
-    for position in range(max(len(s) for s in steps)):
-        for index, choice_steps in enumerate(steps):
-            if position >= len(choice_steps):
-                continue
-            delta, logprobs, finish_reason = choice_steps[position]
-            choice: dict[str, Any] = {"index": index, "delta": delta, "logprobs": logprobs,
-                                      "finish_reason": finish_reason}
-            if is_azure:  # Azure reports the filters on content deltas, `{}` on the others
-                choice["content_filter_results"] = _SAFE_FILTERS if delta.get("content") else {}
-            chunks.append(_chunk(head, [choice], include_usage, obfuscate))
-    return chunks
-
-
-def _prompts(prompt: Any) -> list[str]:
-    if isinstance(prompt, str):
-        return [prompt]
-    if isinstance(prompt, list) and prompt and all(isinstance(p, int) for p in prompt):
-        return [" ".join(map(str, prompt))]
-    if isinstance(prompt, list):
-        return [p if isinstance(p, str) else " ".join(map(str, p)) for p in prompt] or [""]
-    return [""]
-
-
-def _legacy_logprobs(text: str, top: int) -> dict[str, Any]:
-    tokens = _tokens(text)
-    entries = [_token_logprob(t, i, max(top, 1)) for i, t in enumerate(tokens)]
-    offsets = [sum(len(t) for t in tokens[:i]) for i in range(len(tokens))]
-    return {"tokens": tokens, "token_logprobs": [e["logprob"] for e in entries],
-            "top_logprobs": [{a["token"]: a["logprob"] for a in e["top_logprobs"][:top]} for e in entries],
-            "text_offset": offsets}
-
-
-def _completions(body: dict[str, Any], model: str,
-                 is_azure: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Legacy /completions: `text_completion` objects; max_tokens defaults to 16 as in the real API."""
-    prompts = _prompts(body.get("prompt"))
-    n = body.get("n") or 1
-    limit = body.get("max_tokens") if body.get("max_tokens") is not None else 16
-    top = body.get("logprobs")
-    answers = [_truncate(_PREFIX + prompt, limit) for prompt in prompts for _ in range(n)]
-    head = {"id": "cmpl-" + uuid.uuid4().hex[:29], "object": "text_completion", "created": int(time.time()),
-            "model": model, "system_fingerprint": _FINGERPRINT}
-    choices: list[dict[str, Any]] = []
-    for index, answer in enumerate(answers):
-        text = (prompts[index // n] if body.get("echo") else "") + (answer.content or "")
-        logprobs = _legacy_logprobs(text, top) if isinstance(top, int) else None
-        choices.append({"text": text, "index": index, "logprobs": logprobs,
-                        "finish_reason": answer.finish_reason})
-        if is_azure:
-            choices[-1]["content_filter_results"] = _SAFE_FILTERS
-    completion_tokens = sum(_count(a.content or "") for a in answers)
-    usage = _usage(sum(_count(p) for p in prompts), completion_tokens, details=False)
-    completion = {**head, "choices": choices, "usage": usage}
-    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    steps: list[list[tuple[str, str | None]]] = []
-    for choice, answer in zip(choices, answers, strict=True):
-        pieces: list[tuple[str, str | None]] = [(p, None) for p in _stream_pieces(choice["text"], False)]
-        steps.append([*pieces, ("", answer.finish_reason)])
-    chunks = []
-    for position in range(max(len(s) for s in steps)):
-        for index, choice_steps in enumerate(steps):
-            if position < len(choice_steps):
-                text, finish_reason = choice_steps[position]
-                choice = {"text": text, "index": index, "logprobs": None, "finish_reason": finish_reason}
-                chunks.append(_chunk(head, [choice], include_usage, obfuscate=False))
-    if include_usage:
-        chunks.append({**head, "choices": [], "usage": usage})
-    return chunks, completion
-
-
-def _embeddings_body(body: dict[str, Any], model: str) -> dict[str, Any]:
-    raw = body.get("input")
-    if raw is None:
-        raise _ApiError(400, _error("Missing required parameter: 'input'.", param="input",
-                                    code="missing_required_parameter"))
-    if isinstance(raw, str) or (isinstance(raw, list) and raw and all(isinstance(t, int) for t in raw)):
-        raw = [raw]
-    if not isinstance(raw, list) or not raw or any(item in ("", []) for item in raw):
-        raise _ApiError(400, _error("'$.input' is invalid. Please check the API reference: "
-                                    "https://platform.openai.com/docs/api-reference."))
-    dimensions = body.get("dimensions")
-    if dimensions is not None and model == "text-embedding-ada-002":
-        raise _ApiError(400, _error("This model does not support specifying dimensions.", param="dimensions"))
-    dims = dimensions or (3072 if model.endswith("text-embedding-3-large") else 1536)
-    as_base64 = body.get("encoding_format") == "base64"
-    data = []
-    for index, item in enumerate(raw):
-        text = item if isinstance(item, str) else " ".join(map(str, item))
-        vector = _vector(text, dims)
-        embedding: Any = vector
-        if as_base64:
-            embedding = base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode()
-        data.append({"object": "embedding", "index": index, "embedding": embedding})
-    tokens = sum(_count(item) if isinstance(item, str) else len(item) for item in raw)
-    return {"object": "list", "data": data, "model": model,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
 

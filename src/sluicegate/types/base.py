@@ -29,5 +29,5 @@ class OpenAIObject(BaseModel):
         value = getattr(self, key, None)
         return default if value is None else value
 
-    def json(self, **kwargs: Any) -> str:  # type: ignore[override]  # LiteLLM callers expect a str from .json()
+    def json(self, **kwargs: Any) -> str:  # LiteLLM callers expect a str from .json()
         return self.model_dump_json(exclude_none=False, **kwargs)

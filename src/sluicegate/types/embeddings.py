@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import PrivateAttr
 
 from sluicegate.types.base import OpenAIObject
@@ -20,5 +22,5 @@ class EmbeddingResponse(OpenAIObject):
     model: str = ""
     usage: Usage | None = None
 
-    _hidden_params: dict[str, object] = PrivateAttr(default_factory=dict)
+    _hidden_params: dict[str, Any] = PrivateAttr(default_factory=dict)
     _response_headers: dict[str, str] = PrivateAttr(default_factory=dict)

@@ -1,0 +1,115 @@
+"""`mock_response`: a deterministic answer without any network call, for tests and demos.
+
+- a string: the assistant's content (or a text completion's text); usage is counted with the model's tokenizer
+  (prompt from the messages, completion from the string), so cost and token accounting behave as in a real call;
+- an exception instance: raised as if the provider had failed (provider and model filled in);
+- a dict or response object: returned as the response.
+
+It is only ever used when the caller passes it: never a fallback for a failed call.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from sluicegate.catalog.tokens import token_counter
+from sluicegate.errors import APIError, BadRequestError
+from sluicegate.prepare import Prepared
+from sluicegate.types.chunks import ChatCompletionChunk
+from sluicegate.types.completions import TextCompletionResponse
+
+
+def mock_data(prepared: Prepared) -> dict[str, Any]:
+    """The response dict for a mocked call; raises the mocked exception."""
+    mock = prepared.mock_response
+    call = prepared.call
+    if isinstance(mock, BaseException):
+        if isinstance(mock, APIError):
+            mock.provider = mock.provider or call.provider
+            mock.model = mock.model or call.model
+        raise mock
+    if hasattr(mock, "model_dump"):
+        return mock.model_dump()
+    if isinstance(mock, dict):
+        return mock
+    if not isinstance(mock, str):
+        raise BadRequestError("mock_response must be a string, a response dict or an exception instance",
+                              provider=call.provider, model=call.model, param="mock_response")
+    if call.kind == "embedding":
+        raise BadRequestError("mock_response is supported for chat and text completions, not embeddings",
+                              provider=call.provider, model=call.model, param="mock_response")
+    is_text = call.kind == "text_completion"
+    prompt = (token_counter(model=call.model, text=str(call.params.prompt)) if is_text  # type: ignore[union-attr]
+              else token_counter(model=call.model, messages=call.messages))
+    completion = token_counter(model=call.model, text=mock) if mock else 0
+    choice: dict[str, Any] = ({"index": 0, "text": mock, "finish_reason": "stop"} if is_text else
+                              {"index": 0, "message": {"role": "assistant", "content": mock},
+                               "finish_reason": "stop"})
+    return {
+        "id": ("cmpl-mock-" if is_text else "chatcmpl-mock-") + uuid.uuid4().hex[:24],
+        "object": "text_completion" if is_text else "chat.completion",
+        "created": int(time.time()),
+        "model": call.model,
+        "choices": [choice],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                  "total_tokens": prompt + completion},
+    }
+
+
+def mock_chunks(prepared: Prepared) -> list[dict[str, Any]]:
+    """The mocked answer as the chunks a provider would stream (words with their spaces, then finish)."""
+    data = mock_data(prepared)
+    is_text = data["object"] == "text_completion"
+    base = {"id": data["id"], "object": "text_completion" if is_text else "chat.completion.chunk",
+            "created": data["created"], "model": data["model"]}
+    choice = data["choices"][0]
+    text = choice.get("text", "") if is_text else (choice["message"].get("content") or "")
+    pieces = re.findall(r"\s*\S+\s*", text) or [text]
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        if is_text:
+            body = {"index": 0, "text": delta.get("content", ""), "finish_reason": finish}
+        else:
+            body = {"index": 0, "delta": delta, "finish_reason": finish}
+        return {**base, "choices": [body]}
+
+    chunks = [] if is_text else [chunk({"role": "assistant", "content": ""})]
+    chunks += [chunk({"content": piece}) for piece in pieces]
+    chunks.append(chunk({}, choice.get("finish_reason") or "stop"))
+    options = getattr(prepared.call.params, "stream_options", None) or {}
+    if options.get("include_usage"):
+        chunks.append({**base, "choices": [], "usage": data["usage"]})
+    return chunks
+
+
+class MockStream:
+    """A mocked stream: iterate it with `for` or `async for`, like a real one."""
+
+    def __init__(self, chunks: list[dict[str, Any]], hidden: dict[str, Any]) -> None:
+        chunk_type = TextCompletionResponse if chunks and chunks[0]["object"] == "text_completion" else (
+            ChatCompletionChunk)
+        self._chunks = [chunk_type.model_validate(c) for c in chunks]
+        if self._chunks:
+            self._chunks[-1]._hidden_params.update(hidden)
+        self.response_headers: dict[str, str] = {}
+        self.usage = next((c["usage"] for c in chunks if c.get("usage")), None)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._chunks)
+
+    async def _aiter(self) -> AsyncIterator[Any]:
+        for chunk in self._chunks:
+            yield chunk
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._aiter()
+
+    def close(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,81 @@
+"""An adapter's OpenAI-shaped dict → the public response object, with cost and LiteLLM's hidden params attached.
+
+`response._hidden_params` carries what LiteLLM users read there: `custom_llm_provider`, `model`, `api_base`,
+`response_cost` (USD, None when the model has no known price) and `additional_headers` (the provider's rate-limit
+headers). The cost never fails a call: an unknown model costs None, not an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from sluicegate.catalog.cost import usage_cost
+from sluicegate.catalog.lookup import ModelInfo, find_model
+from sluicegate.errors import NotFoundError
+from sluicegate.prepare import Prepared
+from sluicegate.types.chat import ChatCompletion
+from sluicegate.types.completions import TextCompletionResponse
+from sluicegate.types.embeddings import EmbeddingResponse
+
+_RESPONSE_TYPES: dict[str, type[ChatCompletion] | type[EmbeddingResponse] | type[TextCompletionResponse]] = {
+    "chat": ChatCompletion, "embedding": EmbeddingResponse, "text_completion": TextCompletionResponse}
+_PASSED_HEADERS = ("x-request-id", "openai-processing-ms", "x-ratelimit-limit-requests",
+                   "x-ratelimit-remaining-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens",
+                   "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "retry-after")
+
+
+def build_response(prepared: Prepared, data: dict[str, Any], headers: Mapping[str, str]) -> Any:
+    response = _RESPONSE_TYPES[prepared.call.kind].model_validate(data)
+    response._hidden_params.update(hidden_params(prepared, data.get("model"), data.get("usage"), headers))
+    response._response_headers = dict(headers)
+    return response
+
+
+def hidden_params(prepared: Prepared, reported_model: str | None, usage: Mapping[str, Any] | None,
+                  headers: Mapping[str, str]) -> dict[str, Any]:
+    call = prepared.call
+    cost = call_cost(prepared, reported_model, usage) if usage else None
+    return {
+        "custom_llm_provider": call.provider,
+        "model": call.model,
+        "api_base": call.credentials.api_base,
+        "response_cost": float(cost) if cost is not None else None,
+        "additional_headers": {f"llm_provider-{name}": headers[name] for name in _PASSED_HEADERS
+                               if name in headers},
+        "metadata": prepared.metadata,
+        "dropped_params": prepared.dropped_params,
+    }
+
+
+def priced_model(prepared: Prepared, reported_model: str | None) -> ModelInfo | None:
+    """The catalog entry to price this call by. An Azure deployment name is no model name, so for Azure the
+    model the response reports (or the caller's `base_model`) comes first."""
+    call = prepared.call
+    candidates = [prepared.base_model, call.model, reported_model]
+    if call.provider == "azure":
+        candidates = [prepared.base_model, reported_model, call.model]
+    for name in candidates:
+        if name:
+            info = find_model(name, call.provider)
+            if info is not None:
+                return info
+    return None
+
+
+def call_cost(prepared: Prepared, reported_model: str | None, usage: Mapping[str, Any]) -> Decimal | None:
+    """USD cost of the call from its usage; per-call prices (input/output_cost_per_token) win over the catalog."""
+    prices = prepared.prices
+    if prices:
+        prompt = Decimal(int(usage.get("prompt_tokens") or 0))
+        completion = Decimal(int(usage.get("completion_tokens") or 0))
+        return (prompt * prices.get("input_cost_per_token", Decimal(0))
+                + completion * prices.get("output_cost_per_token", Decimal(0)))
+    info = priced_model(prepared, reported_model)
+    if info is None:
+        return None
+    try:
+        return usage_cost(info, usage)
+    except NotFoundError:  # a catalogued model without a published price (e.g. NVIDIA NIM's)
+        return None
