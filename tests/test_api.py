@@ -1,6 +1,7 @@
 """The SDK's calls end to end: sluicegate → real HTTP → the OpenAI/Azure simulator, and back."""
 
 import asyncio
+import gzip
 import json
 
 import pytest
@@ -368,3 +369,29 @@ def test_a_catalogued_model_without_prices_costs_none_and_does_not_fail(openai_s
                                      api_base=openai_sim.base_url)
     assert response.choices[0].message.content
     assert response._hidden_params["response_cost"] is None
+
+
+def test_an_upstream_error_that_echoes_the_key_is_redacted(openai_sim):
+    openai_sim.api_keys = {"sk-secret-canary-123456"}
+    openai_sim.script(400, {"error": {"message": "bad key sk-secret-canary-123456 for org", "type": "x"}})
+    with pytest.raises(BadRequestError) as caught:
+        sluicegate.completion(model="openai/gpt-4o-mini", messages=MESSAGES, api_key="sk-secret-canary-123456",
+                              api_base=openai_sim.base_url)
+    assert "sk-secret-canary-123456" not in str(caught.value)
+    assert "sk-secret-canary-123456" not in repr(caught.value.args)
+    assert caught.value.body is None
+
+
+def test_gzip_answers_are_decoded_sync_and_async(openai_sim):
+    body = json.dumps({"id": "c", "object": "chat.completion", "created": 1, "model": "m", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "zipped"}, "finish_reason": "stop"}]})
+    openai_sim.script(200, gzip.compress(body.encode()), headers={"content-encoding": "gzip",
+                                                                  "content-type": "application/json"})
+    sync = sluicegate.completion(model="openai/gpt-4o-mini", messages=MESSAGES, **openai_kwargs(openai_sim))
+    assert sync.choices[0].message.content == "zipped"
+    openai_sim.script(200, gzip.compress(body.encode()), headers={"content-encoding": "gzip",
+                                                                  "content-type": "application/json"})
+    async_ = asyncio.run(sluicegate.acompletion(model="openai/gpt-4o-mini", messages=MESSAGES,
+                                                **openai_kwargs(openai_sim)))
+    assert async_.choices[0].message.content == "zipped"
+    assert openai_sim.requests[-1].headers["user-agent"].startswith("sluicegate/")

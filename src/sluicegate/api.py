@@ -17,7 +17,7 @@ from typing import Any, Literal, TypedDict, TypeVar, Unpack
 from sluicegate.errors import APIError
 from sluicegate.mock import MockStream, mock_chunks, mock_data
 from sluicegate.prepare import Prepared, prepare
-from sluicegate.providers.base import HttpRequest
+from sluicegate.providers.base import Credentials, HttpRequest
 from sluicegate.responses import build_response, hidden_params
 from sluicegate.streaming import AsyncStream, ChunkAssembler, SyncStream
 from sluicegate.transport import pool
@@ -235,7 +235,17 @@ def _parsed(prepared: Prepared, response: HttpResponse) -> Any:
 def _annotate(prepared: Prepared, error: APIError) -> APIError:
     error.provider = error.provider or prepared.call.provider
     error.model = error.model or prepared.call.model
+    _redact(error, prepared.call.credentials)
     return error
+
+
+def _redact(error: APIError, credentials: Credentials) -> None:
+    """An upstream that echoes the caller's key in its error must not put it in our exception."""
+    for secret in (credentials.api_key, credentials.azure_ad_token):
+        if secret and len(secret) >= 8 and secret in error.message:
+            error.message = error.message.replace(secret, secret[:3] + "…" + secret[-4:])
+            error.args = (error.message,)
+            error.body = None  # the parsed body holds the same text
 
 
 def _annotator(prepared: Prepared) -> Callable[[APIError], APIError]:

@@ -15,7 +15,7 @@ import orjson
 
 from sluicegate.errors import APIConnectionError, Timeout
 from sluicegate.providers.base import HttpRequest
-from sluicegate.transport.base import HttpResponse, Timeouts
+from sluicegate.transport.base import USER_AGENT, HttpResponse, Timeouts
 
 _JSON = {"content-type": "application/json"}
 
@@ -76,7 +76,7 @@ class AiohttpTransport:
                                          ttl_dns_cache=300, enable_cleanup_closed=True)
         # trust_env: honour HTTPS_PROXY / NO_PROXY as httpx and the provider SDKs do.
         self._session = aiohttp.ClientSession(connector=connector, trust_env=True, auto_decompress=True,
-                                              skip_auto_headers=("User-Agent",))
+                                              headers={"user-agent": USER_AGENT})
         self._closed = False
 
     async def send(self, request: HttpRequest, timeouts: Timeouts) -> HttpResponse:

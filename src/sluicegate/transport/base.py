@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 from sluicegate.providers.base import HttpRequest
 
+USER_AGENT = "sluicegate/0.1.0"
+
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:

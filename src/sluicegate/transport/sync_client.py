@@ -15,7 +15,7 @@ import orjson
 
 from sluicegate.errors import APIConnectionError, Timeout
 from sluicegate.providers.base import HttpRequest
-from sluicegate.transport.base import HttpResponse, Timeouts
+from sluicegate.transport.base import USER_AGENT, HttpResponse, Timeouts
 
 
 def _body(request: HttpRequest) -> tuple[bytes | None, dict[str, str]]:
@@ -47,7 +47,7 @@ class HttpxStream:
 
     def iter_bytes(self) -> Iterator[bytes]:
         try:
-            yield from self._response.iter_raw()
+            yield from self._response.iter_bytes()
         except httpx.HTTPError as error:
             raise _connection_error(error, self._url) from error
         finally:
@@ -55,7 +55,7 @@ class HttpxStream:
 
     def read(self) -> bytes:
         try:
-            return b"".join(self._response.iter_raw())
+            return b"".join(self._response.iter_bytes())
         except httpx.HTTPError as error:
             raise _connection_error(error, self._url) from error
         finally:
@@ -68,7 +68,8 @@ class HttpxStream:
 class HttpxTransport:
     def __init__(self, *, max_connections: int = 1000) -> None:
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=100)
-        self._client = httpx.Client(limits=limits, follow_redirects=False, trust_env=True)
+        self._client = httpx.Client(limits=limits, follow_redirects=False, trust_env=True,
+                                    headers={"user-agent": USER_AGENT})
 
     def send(self, request: HttpRequest, timeouts: Timeouts) -> HttpResponse:
         data, headers = _body(request)
@@ -77,7 +78,7 @@ class HttpxTransport:
             with self._client.stream(request.method, request.url, content=data, headers=headers,
                                      timeout=_httpx_timeout(timeouts, timeouts.total)) as response:
                 parts = []
-                for part in response.iter_raw():
+                for part in response.iter_bytes():  # decoded: providers gzip their answers
                     parts.append(part)
                     if time.monotonic() > deadline:
                         raise httpx.ReadTimeout("total timeout exceeded")
