@@ -142,3 +142,13 @@ def test_fireworks_model_ids_get_their_account_prefix_once():
     full = openai.build_request(chat_call(model="accounts/acme/models/mine", provider="fireworks_ai", row=row,
                                           creds=creds))
     assert full.json["model"] == "accounts/acme/models/mine"
+
+
+def test_tool_parameters_are_unsupported_for_a_model_the_catalog_says_cannot_call_tools():
+    creds = Credentials(api_key="k", api_base="https://api.together.xyz/v1")
+    row = endpoint("together_ai")
+    assert "tools" not in row.unsupported_params  # the provider takes tools; this model does not
+    call = chat_call(model="deepseek-ai/DeepSeek-R1-0528", provider="together_ai", row=row, creds=creds)
+    assert "tools" not in openai.supported_params(call)
+    assert "tools" in openai.supported_params(chat_call(model="gpt-4o-mini"))
+    assert "tools" in openai.supported_params(chat_call(model="a-model-the-catalog-does-not-know"))

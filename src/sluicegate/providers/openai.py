@@ -159,9 +159,19 @@ class OpenAIStream:
         return []
 
 
+_TOOL_PARAMS = frozenset({"tools", "tool_choice", "parallel_tool_calls", "functions", "function_call"})
+
+
 def supported_params(call: Call) -> frozenset[str]:
+    """The row's parameters, less tool calling for a model the catalog says cannot call tools."""
     supported = _KIND_PARAMS[call.kind]
-    return supported - call.endpoint.unsupported_params if call.endpoint.unsupported_params else supported
+    if call.endpoint.unsupported_params:
+        supported = supported - call.endpoint.unsupported_params
+    if call.kind == "chat":
+        info = find_model(call.model, call.provider)
+        if info is not None and not info.supports_function_calling:
+            supported = supported - _TOOL_PARAMS
+    return supported
 
 
 ADAPTER = Adapter(name="openai", build_request=build_request, parse_response=parse_response,
