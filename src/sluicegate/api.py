@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any, Literal, TypedDict, TypeVar, Unpack
 
@@ -19,7 +19,7 @@ from sluicegate.mock import MockStream, mock_chunks, mock_data
 from sluicegate.prepare import Prepared, prepare
 from sluicegate.providers.base import Credentials, HttpRequest
 from sluicegate.responses import build_response, hidden_params
-from sluicegate.streaming import AsyncStream, ChunkAssembler, SyncStream
+from sluicegate.streaming import AsyncStream, SyncStream, chunk_dicts, chunk_dicts_sync
 from sluicegate.transport import pool
 from sluicegate.transport.base import AsyncStreamResponse, HttpResponse, SyncStreamResponse
 from sluicegate.transport.retry import is_retryable, retry_delay_s
@@ -147,7 +147,8 @@ def _run_sync(prepared: Prepared) -> Any:
     transport = pool.sync_transport()
     if prepared.call.is_stream:
         response: SyncStreamResponse = _with_retries_sync(prepared, lambda: _open_sync(prepared, request))
-        return SyncStream(response, _assembler(prepared, response.headers), _annotator(prepared))
+        chunks = chunk_dicts_sync(response, prepared.adapter.stream_parser(prepared.call), _annotator(prepared))
+        return SyncStream(chunks, _chunk_type(prepared), _usage_hook(prepared, response.headers), response.headers)
     sent: HttpResponse = _with_retries_sync(prepared, lambda: _checked(prepared, transport.send(
         request, prepared.timeouts)))
     return _parsed(prepared, sent)
@@ -156,27 +157,46 @@ def _run_sync(prepared: Prepared) -> Any:
 async def _run_async(prepared: Prepared) -> Any:
     if prepared.mock_response is not None:
         return _mocked(prepared)
-    if prepared.token_provider is not None:
-        token = prepared.token_provider()
-        _set_token(prepared, await token if inspect.isawaitable(token) else token)
+    if prepared.call.is_stream:
+        response, chunks = await open_stream_async(prepared)
+        return AsyncStream(chunks, _chunk_type(prepared), _usage_hook(prepared, response.headers), response.headers)
+    sent = await send_async(prepared)
+    return _parsed(prepared, sent)
+
+
+async def send_async(prepared: Prepared) -> HttpResponse:
+    """Send a prepared non-stream call, with retries; the raw answer (the gateway parses it itself)."""
+    await _fetch_token(prepared)
     request = prepared.adapter.build_request(prepared.call)
     transport = await pool.async_transport()
-    if prepared.call.is_stream:
-
-        async def open_stream() -> AsyncStreamResponse:
-            stream = await transport.open_stream(request, prepared.timeouts)
-            if stream.status >= 400:
-                body = await stream.aread()
-                raise prepared.adapter.map_error(prepared.call, stream.status, stream.headers, body)
-            return stream
-
-        response = await _with_retries_async(prepared, open_stream)
-        return AsyncStream(response, _assembler(prepared, response.headers), _annotator(prepared))
 
     async def send() -> HttpResponse:
         return _checked(prepared, await transport.send(request, prepared.timeouts))
 
-    return _parsed(prepared, await _with_retries_async(prepared, send))
+    return await _with_retries_async(prepared, send)
+
+
+async def open_stream_async(prepared: Prepared) -> tuple[AsyncStreamResponse, AsyncIterator[dict[str, Any]]]:
+    """Open a prepared stream, with retries before the first byte; its response and its chunk dicts."""
+    await _fetch_token(prepared)
+    request = prepared.adapter.build_request(prepared.call)
+    transport = await pool.async_transport()
+
+    async def open_stream() -> AsyncStreamResponse:
+        stream = await transport.open_stream(request, prepared.timeouts)
+        if stream.status >= 400:
+            body = await stream.aread()
+            raise prepared.adapter.map_error(prepared.call, stream.status, stream.headers, body)
+        return stream
+
+    response = await _with_retries_async(prepared, open_stream)
+    return response, chunk_dicts(response, prepared.adapter.stream_parser(prepared.call), _annotator(prepared))
+
+
+async def _fetch_token(prepared: Prepared) -> None:
+    if prepared.token_provider is not None:
+        token = prepared.token_provider()
+        _set_token(prepared, await token if inspect.isawaitable(token) else token)
 
 
 T = TypeVar("T")
@@ -252,13 +272,12 @@ def _annotator(prepared: Prepared) -> Callable[[APIError], APIError]:
     return lambda error: _annotate(prepared, error)
 
 
-def _assembler(prepared: Prepared, headers: dict[str, str]) -> ChunkAssembler:
-    def on_usage(usage: dict[str, Any]) -> dict[str, Any]:
-        return hidden_params(prepared, None, usage, headers)
+def _usage_hook(prepared: Prepared, headers: dict[str, str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda usage: hidden_params(prepared, None, usage, headers)
 
-    chunk_type = TextCompletionResponse if prepared.call.kind == "text_completion" else ChatCompletionChunk
-    return ChunkAssembler(prepared.adapter.stream_parser(prepared.call), chunk_type, on_usage,
-                          _annotator(prepared))
+
+def _chunk_type(prepared: Prepared) -> type[ChatCompletionChunk] | type[TextCompletionResponse]:
+    return TextCompletionResponse if prepared.call.kind == "text_completion" else ChatCompletionChunk
 
 
 def _set_token(prepared: Prepared, token: Any) -> None:

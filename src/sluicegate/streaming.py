@@ -7,8 +7,7 @@ be retried; after that, chunks are decoded and yielded as the bytes arrive. Leav
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from sluicegate.errors import APIError
@@ -20,111 +19,85 @@ from sluicegate.types.chunks import ChatCompletionChunk
 from sluicegate.types.completions import TextCompletionResponse
 
 
-class ChunkAssembler:
-    """The I/O-free middle of a stream: bytes in, public chunk objects out, usage and text remembered."""
+def chunk_dicts(response: AsyncStreamResponse, parser: StreamParser,
+                annotate: Callable[[APIError], APIError]) -> AsyncIterator[dict[str, Any]]:
+    """The stream's OpenAI chunk dicts as they arrive (the gateway forwards these as they are).
 
-    __slots__ = ("_annotate", "_chunk_type", "_decoder", "_on_usage", "_parser", "ended", "failure", "pending",
-                 "usage")
+    Chunks decoded before an error event are yielded before the error is raised; the connection is closed
+    when the generator ends, fails or is closed early.
+    """
 
-    def __init__(self, parser: StreamParser, chunk_type: type[ChatCompletionChunk] | type[TextCompletionResponse],
-                 on_usage: Callable[[dict[str, Any]], dict[str, Any]],
-                 annotate: Callable[[APIError], APIError]) -> None:
-        self._parser = parser
-        self._decoder = SseDecoder()
-        self._chunk_type = chunk_type
-        self._on_usage = on_usage  # usage -> hidden params (cost …) for the chunk that carries the usage
-        self._annotate = annotate
-        self.pending: deque[dict[str, Any]] = deque()
-        self.ended = False
-        self.usage: dict[str, Any] | None = None
-        # An error event ends the stream, but the chunks decoded before it are still delivered first.
-        self.failure: APIError | None = None
-
-    def feed(self, data: bytes) -> None:
+    async def generate() -> AsyncIterator[dict[str, Any]]:
+        decoder = SseDecoder()
         try:
-            for event in self._decoder.feed(data):
-                self.pending.extend(self._parser.feed(event))
+            # Read to the end even after the provider's done marker, so the connection returns to the pool.
+            async for data in response.aiter_bytes():
+                for event in decoder.feed(data):
+                    for chunk in parser.feed(event):
+                        yield chunk
+            for event in decoder.flush():
+                for chunk in parser.feed(event):
+                    yield chunk
+            for chunk in parser.finish():
+                yield chunk
         except APIError as error:
-            self.failure = self._annotate(error)
-            self.ended = True
-
-    def raise_failure(self) -> None:
-        if self.failure is not None:
-            raise self.failure
-
-    @property
-    def is_done(self) -> bool:
-        return self._parser.is_done
-
-    def end(self) -> None:
-        """The byte stream is over (or the provider said it is done): release what is held back."""
-        if self.ended:
-            return
-        try:
-            for event in self._decoder.flush():
-                self.pending.extend(self._parser.feed(event))
-            self.pending.extend(self._parser.finish())
-        except APIError as error:
-            self.failure = self._annotate(error)
+            raise annotate(error) from None
         finally:
-            self.ended = True
+            await response.aclose()
 
-    def pop(self) -> Any:
-        data = self.pending.popleft()
-        chunk = self._chunk_type.model_validate(data)
-        if data.get("usage"):
-            self.usage = data["usage"]
-            chunk._hidden_params.update(self._on_usage(self.usage))
-        return chunk
+    return generate()
+
+
+def chunk_dicts_sync(response: SyncStreamResponse, parser: StreamParser,
+                     annotate: Callable[[APIError], APIError]) -> Iterator[dict[str, Any]]:
+    """`chunk_dicts` for the sync transport."""
+    decoder = SseDecoder()
+    try:
+        for data in response.iter_bytes():
+            for event in decoder.feed(data):
+                yield from parser.feed(event)
+        for event in decoder.flush():
+            yield from parser.feed(event)
+        yield from parser.finish()
+    except APIError as error:
+        raise annotate(error) from None
+    finally:
+        response.close()
+
+
+ChunkType = type[ChatCompletionChunk] | type[TextCompletionResponse]
+UsageHook = Callable[[dict[str, Any]], dict[str, Any]]  # usage -> hidden params (cost …) for its chunk
+
+
+def _wrap(data: dict[str, Any], chunk_type: ChunkType, on_usage: UsageHook) -> Any:
+    chunk = chunk_type.model_validate(data)
+    if data.get("usage"):
+        chunk._hidden_params.update(on_usage(data["usage"]))
+    return chunk
 
 
 class AsyncStream:
     """`async for chunk in stream` yields `ChatCompletionChunk`s (or text-completion chunks)."""
 
-    def __init__(self, response: AsyncStreamResponse, assembler: ChunkAssembler,
-                 annotate: Callable[[APIError], APIError]) -> None:
-        self.response_headers = response.headers
-        self._response = response
-        self._bytes = response.aiter_bytes()
-        self._assembler = assembler
-        self._annotate = annotate
+    def __init__(self, chunks: AsyncIterator[dict[str, Any]], chunk_type: ChunkType, on_usage: UsageHook,
+                 headers: dict[str, str]) -> None:
+        self.response_headers = headers
+        self.usage: dict[str, Any] | None = None  # what the provider reported at the end, if it did
+        self._chunks = chunks
+        self._chunk_type = chunk_type
+        self._on_usage = on_usage
 
     def __aiter__(self) -> AsyncStream:
         return self
 
     async def __anext__(self) -> Any:
-        assembler = self._assembler
-        while not assembler.pending:
-            if assembler.ended:
-                await self.aclose()
-                assembler.raise_failure()
-                raise StopAsyncIteration
-            try:
-                if assembler.is_done:
-                    raise StopAsyncIteration
-                data = await self._bytes.__anext__()
-            except StopAsyncIteration:
-                await self._end()
-                continue
-            except APIError as error:
-                await self.aclose()
-                raise self._annotate(error) from None
-            assembler.feed(data)
-        return assembler.pop()
-
-    async def _end(self) -> None:
-        try:
-            self._assembler.end()
-        finally:
-            await self.aclose()
-
-    @property
-    def usage(self) -> dict[str, Any] | None:
-        """The usage the provider reported at the end of the stream, if it did."""
-        return self._assembler.usage
+        data = await self._chunks.__anext__()
+        if data.get("usage"):
+            self.usage = data["usage"]
+        return _wrap(data, self._chunk_type, self._on_usage)
 
     async def aclose(self) -> None:
-        await self._response.aclose()
+        await self._chunks.aclose()  # type: ignore[attr-defined]  # an async generator
 
     async def __aenter__(self) -> AsyncStream:
         return self
@@ -136,46 +109,25 @@ class AsyncStream:
 class SyncStream:
     """`for chunk in stream` yields `ChatCompletionChunk`s (or text-completion chunks)."""
 
-    def __init__(self, response: SyncStreamResponse, assembler: ChunkAssembler,
-                 annotate: Callable[[APIError], APIError]) -> None:
-        self.response_headers = response.headers
-        self._response = response
-        self._bytes = response.iter_bytes()
-        self._assembler = assembler
-        self._annotate = annotate
+    def __init__(self, chunks: Iterator[dict[str, Any]], chunk_type: ChunkType, on_usage: UsageHook,
+                 headers: dict[str, str]) -> None:
+        self.response_headers = headers
+        self.usage: dict[str, Any] | None = None
+        self._chunks = chunks
+        self._chunk_type = chunk_type
+        self._on_usage = on_usage
 
     def __iter__(self) -> SyncStream:
         return self
 
     def __next__(self) -> Any:
-        assembler = self._assembler
-        while not assembler.pending:
-            if assembler.ended:
-                self.close()
-                assembler.raise_failure()
-                raise StopIteration
-            try:
-                if assembler.is_done:
-                    raise StopIteration
-                data = next(self._bytes)
-            except StopIteration:
-                try:
-                    assembler.end()
-                finally:
-                    self.close()
-                continue
-            except APIError as error:
-                self.close()
-                raise self._annotate(error) from None
-            assembler.feed(data)
-        return assembler.pop()
-
-    @property
-    def usage(self) -> dict[str, Any] | None:
-        return self._assembler.usage
+        data = next(self._chunks)
+        if data.get("usage"):
+            self.usage = data["usage"]
+        return _wrap(data, self._chunk_type, self._on_usage)
 
     def close(self) -> None:
-        self._response.close()
+        self._chunks.close()  # type: ignore[attr-defined]  # a generator
 
     def __enter__(self) -> SyncStream:
         return self

@@ -145,7 +145,7 @@ class OpenAIStream:
         if data == "[DONE]":
             self.is_done = True
             return []
-        if not data:
+        if not data or self.is_done:
             return []
         chunk = orjson.loads(data)
         if "error" in chunk and "choices" not in chunk:
