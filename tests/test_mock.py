@@ -49,3 +49,19 @@ def test_mock_text_completion():
 def test_mock_of_a_wrong_type_is_a_clear_error():
     with pytest.raises(BadRequestError, match="mock_response"):
         sluicegate.completion(model="openai/gpt-4o-mini", messages=MESSAGES, mock_response=42)
+
+
+def test_mock_provider_answers_without_key_or_network():
+    response = sluicegate.completion(model="mock/anything", messages=MESSAGES)
+    assert response.choices[0].message.content == "This is a mock answer from sluicegate. You said: Hello there"
+    assert response._hidden_params["custom_llm_provider"] == "mock"
+    text = sluicegate.text_completion(model="mock/x", prompt="Say hi")
+    assert text.choices[0].text.endswith("You said: Say hi")
+
+
+def test_mock_provider_embeddings_are_deterministic_unit_vectors():
+    first = sluicegate.embedding(model="mock/embed", input=["a", "b"], dimensions=8)
+    again = sluicegate.embedding(model="mock/embed", input="a", dimensions=8)
+    assert [len(d.embedding) for d in first.data] == [8, 8]
+    assert first.data[0].embedding == again.data[0].embedding != first.data[1].embedding
+    assert abs(sum(v * v for v in first.data[0].embedding) - 1) < 1e-9

@@ -1,4 +1,10 @@
-"""`mock_response`: a deterministic answer without any network call, for tests and demos.
+"""`mock_response` and the `mock/` provider: deterministic answers without any network call.
+
+The `mock/` provider answers every chat or text call with "This is a mock answer from sluicegate. You said:
+<the last user text>" and every embedding with hash-seeded unit vectors (`dimensions`, default 16), so a gateway
+with no provider key still shows the whole path working.
+
+`mock_response` on any call:
 
 - a string: the assistant's content (or a text completion's text); usage is counted with the model's tokenizer
   (prompt from the messages, completion from the string), so cost and token accounting behave as in a real call;
@@ -10,6 +16,8 @@ It is only ever used when the caller passes it: never a fallback for a failed ca
 
 from __future__ import annotations
 
+import hashlib
+import math
 import re
 import time
 import uuid
@@ -18,7 +26,7 @@ from typing import Any
 
 from sluicegate.catalog.tokens import token_counter
 from sluicegate.errors import APIError, BadRequestError
-from sluicegate.prepare import Prepared
+from sluicegate.prepare import PROVIDER_MOCK, Prepared
 from sluicegate.types.chunks import ChatCompletionChunk
 from sluicegate.types.completions import TextCompletionResponse
 
@@ -27,6 +35,10 @@ def mock_data(prepared: Prepared) -> dict[str, Any]:
     """The response dict for a mocked call; raises the mocked exception."""
     mock = prepared.mock_response
     call = prepared.call
+    if mock == PROVIDER_MOCK:
+        if call.kind == "embedding":
+            return _embeddings(prepared)
+        mock = "This is a mock answer from sluicegate. You said: " + _last_user_text(prepared)
     if isinstance(mock, BaseException):
         if isinstance(mock, APIError):
             mock.provider = mock.provider or call.provider
@@ -84,6 +96,44 @@ def mock_chunks(prepared: Prepared) -> list[dict[str, Any]]:
     if options.get("include_usage"):
         chunks.append({**base, "choices": [], "usage": data["usage"]})
     return chunks
+
+
+def _last_user_text(prepared: Prepared) -> str:
+    call = prepared.call
+    if call.kind == "text_completion":
+        prompt = call.params.prompt  # type: ignore[union-attr]
+        return prompt if isinstance(prompt, str) else str(prompt)
+    for message in reversed(call.messages):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):  # content parts: the text ones
+                return " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+            return str(content or "")
+    return ""
+
+
+def _embeddings(prepared: Prepared) -> dict[str, Any]:
+    params = prepared.call.params
+    raw = params.input  # type: ignore[union-attr]
+    inputs = [raw] if isinstance(raw, str) or (raw and isinstance(raw[0], int)) else list(raw)
+    dimensions = params.dimensions or 16  # type: ignore[union-attr]
+    data = [{"object": "embedding", "index": i, "embedding": _unit_vector(str(text), dimensions)}
+            for i, text in enumerate(inputs)]
+    tokens = sum(token_counter(model=prepared.call.model, text=str(text)) for text in inputs)
+    return {"object": "list", "data": data, "model": prepared.call.model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+
+def _unit_vector(text: str, dimensions: int) -> list[float]:
+    values: list[float] = []
+    counter = 0
+    while len(values) < dimensions:
+        digest = hashlib.sha256(f"{counter}:{text}".encode()).digest()
+        values += [(b - 127.5) / 127.5 for b in digest]
+        counter += 1
+    values = values[:dimensions]
+    norm = math.sqrt(sum(v * v for v in values)) or 1.0
+    return [v / norm for v in values]
 
 
 class MockStream:

@@ -35,6 +35,8 @@ OPTION_NAMES = frozenset({
 # LiteLLM-internal keywords that some callers pass along; they mean nothing to a provider, so never send them.
 _IGNORED = frozenset({"litellm_call_id", "litellm_logging_obj", "logger_fn", "caching", "proxy_server_request",
                       "preset_cache_key", "litellm_metadata", "acompletion", "aembedding", "client"})
+# The mock_response of the built-in `mock/` provider: "answer as the mock provider does" (see mock.py).
+PROVIDER_MOCK = "\x00sluicegate-mock-provider"
 _PARAMS_TYPE: dict[CallKind, type[Params]] = {
     "chat": ChatParams, "embedding": EmbeddingParams, "text_completion": TextCompletionParams}
 
@@ -67,6 +69,8 @@ def prepare(kind: CallKind, model: str, kwargs: dict[str, Any], *, messages: Any
         raise BadRequestError(f"{resolved.provider} does not offer {kind.replace('_', ' ')} calls",
                               provider=resolved.provider, model=resolved.model)
     mock = options.get("mock_response")
+    if mock is None and resolved.provider == "mock":
+        mock = PROVIDER_MOCK
     credentials = Credentials() if mock is not None else resolve_credentials(resolved, options, settings)
     params = build_params(_PARAMS_TYPE[kind], request)
     call = Call(kind=kind, provider=resolved.provider, model=resolved.model, endpoint=resolved.endpoint,

@@ -12,7 +12,7 @@ from sluicegate.params import ChatParams, build_params
 from sluicegate.providers import registry
 from sluicegate.providers.base import Call, Credentials
 
-PROVIDERS = sorted(registry.providers())
+PROVIDERS = sorted(registry.providers() - {"mock"})  # mock/ answers in-process: tests/test_mock.py
 CHAT_PROVIDERS = [p for p in PROVIDERS if "chat" in registry.endpoint(p).kinds]
 MESSAGES = [{"role": "user", "content": "ping"}]
 

@@ -23,6 +23,11 @@ _OPENAI = Endpoint(
 )
 _BUILTIN = (
     _OPENAI,
+    # Answers in-process, deterministically, with no key and no network (see sluicegate/mock.py): what a
+    # newcomer's gateway serves before any provider key is set.
+    Endpoint(provider="mock", base_url="mock://sluicegate", requires_api_key=False,
+             kinds=frozenset({"chat", "embedding", "text_completion"}),
+             notes="mock/<any name>: echoes the last user message; embeddings are hash-seeded unit vectors"),
     # LiteLLM's prefix for OpenAI's legacy /v1/completions models (gpt-3.5-turbo-instruct).
     Endpoint(provider="text-completion-openai", base_url=_OPENAI.base_url, api_key_env=_OPENAI.api_key_env,
              base_url_env=_OPENAI.base_url_env, kinds=frozenset({"text_completion"}),
