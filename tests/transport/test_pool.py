@@ -53,3 +53,20 @@ def test_use_transport_overrides_and_restores():
     finally:
         pool.use_transport()
     assert pool.sync_transport() is not recorder
+
+
+def test_proxies_come_from_the_environment_once_and_no_proxy_is_honoured(monkeypatch):
+    from sluicegate.transport.async_client import AiohttpTransport
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1,.corp.example")
+
+    async def proxies():
+        transport = AiohttpTransport()
+        try:
+            return (transport._proxy("https://api.openai.com/v1/chat/completions"),
+                    transport._proxy("https://llm.corp.example/v1/x"), transport._proxy("http://127.0.0.1:9/v1"))
+        finally:
+            await transport.aclose()
+
+    assert asyncio.run(proxies()) == ("http://proxy.internal:3128", None, None)

@@ -7,6 +7,7 @@ CPU per call. Redirects are never followed: a provider key must not travel to wh
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -74,17 +75,31 @@ class AiohttpTransport:
     def __init__(self, *, max_connections: int = 1000, max_per_host: int = 0) -> None:
         connector = aiohttp.TCPConnector(limit=max_connections, limit_per_host=max_per_host,
                                          ttl_dns_cache=300, enable_cleanup_closed=True)
-        # trust_env: honour HTTPS_PROXY / NO_PROXY as httpx and the provider SDKs do.
-        self._session = aiohttp.ClientSession(connector=connector, trust_env=True, auto_decompress=True,
+        # Proxies come from HTTPS_PROXY / NO_PROXY as in httpx and the provider SDKs, but are read once here:
+        # aiohttp's trust_env=True re-reads them (and ~/.netrc) in a thread pool on every request, which
+        # measured at two thirds of the SDK's whole per-call overhead (benchmarks/sdk_overhead.py).
+        self._proxies = urllib.request.getproxies()
+        self._proxy_by_origin: dict[str, str | None] = {}
+        self._session = aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=True,
                                               headers={"user-agent": USER_AGENT})
         self._closed = False
+
+    def _proxy(self, url: str) -> str | None:
+        scheme, _, rest = url.partition("://")
+        origin = scheme + "://" + rest.split("/", 1)[0]
+        if origin not in self._proxy_by_origin:
+            host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+            proxy = self._proxies.get(scheme)
+            self._proxy_by_origin[origin] = None if proxy is None or urllib.request.proxy_bypass(host) else proxy
+        return self._proxy_by_origin[origin]
 
     async def send(self, request: HttpRequest, timeouts: Timeouts) -> HttpResponse:
         data, headers = _body(request)
         timeout = aiohttp.ClientTimeout(total=timeouts.total, sock_connect=timeouts.connect)
         try:
             async with self._session.request(request.method, request.url, data=data, headers=headers,
-                                             timeout=timeout, allow_redirects=False) as response:
+                                             timeout=timeout, allow_redirects=False,
+                                             proxy=self._proxy(request.url)) as response:
                 body = await response.read()
                 return HttpResponse(response.status, _lower(response.headers), body)
         except (TimeoutError, aiohttp.ClientError) as error:
@@ -97,7 +112,7 @@ class AiohttpTransport:
             async with asyncio.timeout(timeouts.total):  # bounds the wait for the response headers
                 response = await self._session.request(request.method, request.url, data=data,
                                                        headers=headers, timeout=timeout,
-                                                       allow_redirects=False)
+                                                       allow_redirects=False, proxy=self._proxy(request.url))
         except (TimeoutError, aiohttp.ClientError) as error:
             raise _connection_error(error, request.url) from error
         return AiohttpStream(response, request.url)
