@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced-$(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test lint typecheck check bench clean
+.PHONY: install test lint typecheck check bench serve clean
 
 install: $(STAMP)
 
@@ -24,6 +24,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+serve: $(STAMP)
+	$(BIN)/sluicegate serve $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sdk_overhead.py

@@ -1,6 +1,6 @@
 import pytest
 
-from sluicegate.errors import UnsupportedParamsError
+from sluicegate.errors import BadRequestError, UnsupportedParamsError
 from sluicegate.params import ChatParams, EmbeddingParams, build_params, enforce_supported, set_params
 
 
@@ -30,3 +30,19 @@ def test_drop_params_clears_only_the_unsupported_ones():
 def test_embedding_input_is_never_reported_unsupported():
     params = build_params(EmbeddingParams, {"input": "x", "dimensions": 3})
     assert enforce_supported(params, frozenset({"dimensions"}), drop_params=False, provider="p", model="m") == []
+
+
+@pytest.mark.parametrize(("name", "value"), [("n", "many"), ("temperature", "hot"), ("temperature", True),
+                                             ("tools", {"not": "a list"}), ("stop", 3), ("logprobs", 1)])
+def test_a_mistyped_known_field_is_a_bad_request(name, value):
+    with pytest.raises(BadRequestError, match=name) as caught:
+        build_params(ChatParams, {name: value})
+    assert caught.value.param == name
+
+
+def test_well_typed_values_pass():
+    params = build_params(ChatParams, {"temperature": 1, "top_p": 0.5, "stop": ["a"], "tool_choice": "auto",
+                                       "response_format": {"type": "json_object"}, "logprobs": False})
+    assert params.temperature == 1
+    embed = build_params(EmbeddingParams, {"input": [[1, 2]], "dimensions": 8})
+    assert embed.input == [[1, 2]]

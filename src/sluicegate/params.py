@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from sluicegate.errors import UnsupportedParamsError
+from sluicegate.errors import BadRequestError, UnsupportedParamsError
 
 
 @dataclass(slots=True)
@@ -91,11 +91,48 @@ EMBEDDING_PARAM_NAMES: frozenset[str] = frozenset(_OPENAI_FIELDS[EmbeddingParams
 TEXT_COMPLETION_PARAM_NAMES: frozenset[str] = frozenset(_OPENAI_FIELDS[TextCompletionParams])
 
 
+def _accepted_types(annotation: str) -> tuple[type, ...]:
+    """The runtime types a field's annotation allows ("float | None" → int, float): outer types only."""
+    names = {part.strip().split("[", 1)[0] for part in annotation.split("|")} - {"None"}
+    accepted: list[type] = []
+    for name in names:
+        accepted += _RUNTIME_TYPES[name]
+    return tuple(accepted)
+
+
+_RUNTIME_TYPES: dict[str, list[type]] = {"float": [int, float], "int": [int], "str": [str], "bool": [bool],
+                                         "list": [list], "dict": [dict], "Any": [object]}
+
+
+_TYPES: dict[type, dict[str, tuple[type, ...]]] = {
+    cls: {f.name: _accepted_types(str(f.type)) for f in fields(cls) if f.name != "provider_params"}
+    for cls in (ChatParams, EmbeddingParams, TextCompletionParams)
+}
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "a boolean", list: "a list",
+               dict: "an object", object: "any value"}
+
+
 def build_params(cls: type[Params], kwargs: dict[str, Any]) -> Params:
-    """Split keyword arguments into the typed OpenAI fields and the provider's own extras."""
-    names = _OPENAI_FIELDS[cls]
-    known = {k: v for k, v in kwargs.items() if k in names and v is not None}
-    extras = {k: v for k, v in kwargs.items() if k not in names and v is not None}
+    """Split keyword arguments into the typed OpenAI fields and the provider's own extras.
+
+    A known field of the wrong type (`n="many"`) is a BadRequestError here, never a provider's problem.
+    """
+    types = _TYPES[cls]
+    known: dict[str, Any] = {}
+    extras: dict[str, Any] = {}
+    for name, value in kwargs.items():
+        if value is None:
+            continue
+        accepted = types.get(name)
+        if accepted is None:
+            extras[name] = value
+            continue
+        # bool is an int to Python, never to an API: temperature=True is a mistake.
+        if not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted):
+            wanted = " or ".join(dict.fromkeys(_TYPE_NAMES[t] for t in accepted))
+            raise BadRequestError(f"{name} must be {wanted}, not {type(value).__name__} ({value!r:.40})",
+                                  param=name, code="invalid_type")
+        known[name] = value
     return cls(**known, provider_params=extras)
 
 

@@ -1,0 +1,1 @@
+"""The gateway: a LiteLLM-compatible proxy server in front of the SDK."""

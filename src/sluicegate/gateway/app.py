@@ -1,0 +1,55 @@
+"""create_app(config) → the gateway's ASGI app; its lifespan owns every long-lived object."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+
+from sluicegate import __version__
+from sluicegate.gateway.config import GatewayConfig, config_path_from_env, load_config
+from sluicegate.gateway.deployments import ModelGroups
+from sluicegate.gateway.proxy import GatewayState
+from sluicegate.gateway.routes import health, llm, models
+from sluicegate.settings import Settings
+from sluicegate.transport import pool
+
+
+def gateway_settings(config: GatewayConfig) -> Settings:
+    """The SDK defaults with the config's litellm_settings applied."""
+    settings = Settings()
+    litellm = config.litellm_settings
+    if "drop_params" in litellm:
+        settings.drop_params = bool(litellm["drop_params"])
+    if "num_retries" in litellm:
+        settings.num_retries = int(litellm["num_retries"])
+    if "request_timeout" in litellm:
+        settings.request_timeout = float(litellm["request_timeout"])
+    return settings
+
+
+def create_app(config: GatewayConfig) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await pool.aclose()  # after the last request has drained
+
+    app = Starlette(routes=[*llm.routes(), *models.routes(), *health.routes()], lifespan=lifespan)
+    app.state.gateway = GatewayState(
+        groups=ModelGroups(config.deployments),
+        settings=gateway_settings(config),
+        master_key=config.master_key,
+        max_request_bytes=int(config.max_request_size_mb * 1_048_576),
+    )
+    app.state.started_at = int(time.time())
+    app.state.version = __version__
+    return app
+
+
+def app_from_env() -> Starlette:
+    """The factory uvicorn workers call: the config path travels in SLUICEGATE_CONFIG."""
+    allow = os.environ.get("SLUICEGATE_ALLOW_UNSUPPORTED") == "1"
+    return create_app(load_config(config_path_from_env(os.environ), allow_unsupported=allow))

@@ -1,0 +1,632 @@
+"""LiteLLM's proxy config.yaml → a typed GatewayConfig, or one ConfigError naming the file, line and key.
+
+Reads LiteLLM's layout unchanged: model_list, litellm_settings, router_settings, general_settings,
+environment_variables and include. It applies nothing: the server sets `environment` and builds the groups.
+Which keys are honoured lives in `config_keys.py`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+
+from sluicegate.errors import BadRequestError, ConfigError
+from sluicegate.gateway import config_keys
+from sluicegate.gateway.config_keys import Support
+from sluicegate.providers import registry
+from sluicegate.resolve import resolve_model
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser when PyYAML was built with libyaml
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_ENV_PREFIX = "os.environ/"
+_DEFAULT_MAX_REQUEST_SIZE_MB = 32.0
+_EMBEDDED = "<embedded defaults>"
+
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Deployment:
+    model_name: str  # the public name clients send
+    params: dict[str, Any]  # litellm_params: os.environ/ values resolved, keys exactly as written
+    model_info: dict[str, Any]
+    id: str  # model_info.id, else a stable hash of (model_name, params minus secrets); x-litellm-model-id
+    source: str  # "config.yaml:12", where the entry starts
+
+    def __repr__(self) -> str:
+        return (f"Deployment(model_name={self.model_name!r}, params={redact(self.params)!r}, "
+                f"model_info={redact(self.model_info)!r}, id={self.id!r}, source={self.source!r})")
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class GatewayConfig:
+    deployments: tuple[Deployment, ...]
+    master_key: str | None  # general_settings.master_key, else $LITELLM_MASTER_KEY
+    max_request_size_mb: float  # general_settings.max_request_size_mb, default 32
+    database_url: str | None  # general_settings.database_url or $DATABASE_URL; stored for a later feature
+    litellm_settings: dict[str, Any]  # only the keys sluicegate honours (see config_keys.py)
+    router_settings: dict[str, Any]
+    general_settings: dict[str, Any]
+    environment: dict[str, str]  # environment_variables from the file, for the server to apply
+    warnings: tuple[str, ...]  # "file:line: message" each
+    path: str | None
+
+    def __repr__(self) -> str:
+        return (f"GatewayConfig(path={self.path!r}, deployments={list(self.deployments)!r}, "
+                f"master_key={_masked(self.master_key)!r}, max_request_size_mb={self.max_request_size_mb!r}, "
+                f"database_url={_masked(self.database_url)!r}, litellm_settings={redact(self.litellm_settings)!r}, "
+                f"router_settings={redact(self.router_settings)!r}, "
+                f"general_settings={redact(self.general_settings)!r}, environment={sorted(self.environment)!r}, "
+                f"warnings={self.warnings!r})")
+
+
+def load_config(path: str | os.PathLike[str] | None, *, environ: Mapping[str, str] | None = None,
+                allow_unsupported: bool = False) -> GatewayConfig:
+    """Read a LiteLLM proxy config; `path=None` gives the embedded defaults (one deployment per provider key set).
+
+    `environ` (default `os.environ`) is read, never written: the file's environment_variables are layered over
+    it for `os.environ/NAME` lookups and returned in `GatewayConfig.environment`. With `allow_unsupported`, LiteLLM
+    settings sluicegate does not implement yet are dropped with a warning instead of failing the load.
+
+    >>> config = load_config("config.yaml")
+    >>> [d.model_name for d in config.deployments]
+    """
+    env = os.environ if environ is None else environ
+    if path is None:
+        return _embedded_defaults(env)
+    file = os.fspath(path)
+    doc = _read_yaml(file)
+    warnings: list[str] = []
+    _apply_includes(doc, file, warnings)
+    return _Builder(doc, env, allow_unsupported, warnings).build(file)
+
+
+def config_path_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """$SLUICEGATE_CONFIG, else LiteLLM's $CONFIG_FILE_PATH, else None."""
+    env = os.environ if environ is None else environ
+    return env.get("SLUICEGATE_CONFIG") or env.get("CONFIG_FILE_PATH") or None
+
+
+def is_secret_key(name: str) -> bool:
+    """Whether a setting's value must never be shown: api_key, master_key, aws_secret_access_key, *_token …"""
+    lowered = name.lower()
+    if lowered in ("database_url", "redis_url"):  # URLs that carry a password
+        return True
+    if "cost" in lowered:  # input_cost_per_token is a price
+        return False
+    words = lowered.replace("-", "_").split("_")
+    return (any(part in lowered for part in ("key", "secret", "password", "credential", "authorization"))
+            or "token" in words or lowered.endswith("token"))  # max_tokens is a count, not a token
+
+
+def redact(value: Any) -> Any:
+    """A copy of a settings tree with every secret-named value replaced by "***"."""
+    if isinstance(value, dict):
+        return {k: "***" if is_secret_key(str(k)) and v is not None else redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    return value
+
+
+def _masked(value: str | None) -> str | None:
+    return None if value is None else "***"
+
+
+def _located(mark: tuple[str, int]) -> str:
+    return f"{mark[0]}:{mark[1]}"
+
+
+def _dotted(path: KeyPath) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+@dataclass(slots=True)
+class _Doc:
+    """A YAML file as plain values, plus the file:line of every key and list item."""
+
+    value: dict[str, Any]
+    marks: dict[KeyPath, tuple[str, int]] = field(default_factory=dict)
+
+
+class _Reader:
+    """Composes YAML to nodes (to keep line numbers), then builds plain Python values from them."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.marks: dict[KeyPath, tuple[str, int]] = {}
+        self._constructor = SafeConstructor()
+
+    def convert(self, node: yaml.Node, at: KeyPath) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, at)
+        if isinstance(node, yaml.SequenceNode):
+            items = []
+            for index, item in enumerate(node.value):
+                self.marks[(*at, index)] = (self.file, item.start_mark.line + 1)
+                items.append(self.convert(item, (*at, index)))
+            return items
+        return self._constructor.construct_object(node)
+
+    def _mapping(self, node: yaml.MappingNode, at: KeyPath) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key_node, _ in node.value:  # duplicates among the keys written here; `<<:` merges may be overridden
+            if key_node.tag != _MERGE_TAG:
+                key = self._key(key_node, at)
+                if key in seen:
+                    self._fail(key_node, f"{_dotted((*at, key))}: duplicate key (YAML would keep only the last)")
+                seen.add(key)
+        try:
+            self._constructor.flatten_mapping(node)  # resolves `<<: *anchor` merge keys in place
+        except ConstructorError as exc:
+            self._fail(exc.problem_mark or node.start_mark, f"{_dotted(at) or 'top level'}: {exc.problem}")
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self._key(key_node, at)
+            self.marks[(*at, key)] = (self.file, key_node.start_mark.line + 1)
+            out[key] = self.convert(value_node, (*at, key))
+        return out
+
+    def _key(self, node: yaml.Node, at: KeyPath) -> str:
+        if not isinstance(node, yaml.ScalarNode):
+            self._fail(node, f"{_dotted(at) or 'top level'}: a key must be a plain name")
+        key = self._constructor.construct_object(node)
+        if key is None:
+            self._fail(node, f"{_dotted(at) or 'top level'}: a key is empty")
+        return str(key)
+
+    def _fail(self, where: yaml.Node | yaml.Mark, reason: str) -> NoReturn:
+        mark = where.start_mark if isinstance(where, yaml.Node) else where
+        raise ConfigError(reason, file=self.file, line=mark.line + 1)
+
+
+def _read_yaml(file: str) -> _Doc:
+    try:
+        with open(file, encoding="utf-8") as stream:
+            text = stream.read()
+    except FileNotFoundError:
+        raise ConfigError("config file not found", file=file) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the config file ({type(exc).__name__})", file=file) from None
+    try:
+        node = yaml.compose(text, Loader=_LOADER)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise ConfigError(f"invalid YAML: {exc.problem or exc.context}", file=file,
+                          line=mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML ({type(exc).__name__})", file=file) from None
+    if node is None:
+        raise ConfigError("the file is empty; expected model_list, litellm_settings, general_settings …", file=file)
+    if not isinstance(node, yaml.MappingNode):
+        raise ConfigError("expected a mapping at the top (model_list: …, general_settings: …)", file=file,
+                          line=node.start_mark.line + 1)
+    reader = _Reader(file)
+    value = reader.convert(node, ())
+    return _Doc(value, reader.marks)
+
+
+def _apply_includes(doc: _Doc, file: str, warnings: list[str]) -> None:
+    """Merge `include:` files as LiteLLM does: lists (model_list) are extended, any other key is replaced."""
+    if "include" not in doc.value:
+        return
+    names = doc.value.pop("include")
+    line = doc.marks[("include",)][1]
+    if names is None:
+        return
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not all(isinstance(name, str) and name for name in names):
+        raise ConfigError("include: expected a file name or a list of file names", file=file, line=line)
+    base = os.path.dirname(file)
+    for index, name in enumerate(names):
+        included = os.path.join(base, name)
+        if not os.path.isfile(included):
+            line = doc.marks.get(("include", index), (file, line))[1]
+            raise ConfigError(f"include[{index}]: file not found: {included}", file=file, line=line)
+        _merge_included(doc, _read_yaml(included), included, file, warnings)
+
+
+def _merge_included(doc: _Doc, other: _Doc, included: str, file: str, warnings: list[str]) -> None:
+    for key, value in other.value.items():
+        where = _located(other.marks[(key,)])
+        if key == "include":  # LiteLLM reads include only from the main file
+            warnings.append(f"{where}: include inside an included file is ignored")
+            continue
+        mine = doc.value.get(key)
+        if isinstance(mine, list) and isinstance(value, list):
+            offset = len(mine)
+            mine.extend(value)
+            moved = {(key, path[1] + offset, *path[2:]): mark for path, mark in other.marks.items()
+                     if path[0] == key and len(path) > 1 and isinstance(path[1], int)}
+            doc.marks.update(moved)
+            continue
+        if key in doc.value:
+            warnings.append(f"{where}: {key} from {included} replaces the one in {file} "
+                            "(an include only extends lists, as in LiteLLM)")
+        doc.value[key] = value
+        doc.marks = {path: mark for path, mark in doc.marks.items() if path[0] != key}
+        doc.marks.update({path: mark for path, mark in other.marks.items() if path[0] == key})
+
+
+class _Invalid(Exception):
+    """A value check failed; the builder adds the file, line and key path."""
+
+
+def _kind(value: Any) -> str:
+    """What a value is, for a message that must not show the value itself (it may come from a secret)."""
+    if isinstance(value, bool):
+        return "true/false"
+    if value == "":
+        return "an empty string"
+    kinds = {str: "text", dict: "a mapping", list: "a list", type(None): "nothing"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _number(value: Any, requirement: str) -> float | int:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):  # os.environ/ values arrive as strings
+        try:
+            return int(value) if value.strip().lstrip("+-").isdigit() else float(value)
+        except ValueError:
+            pass
+    raise _Invalid(f"{requirement} (got {_kind(value)})")
+
+
+def _whole(minimum: int) -> Callable[[Any], int]:
+    requirement = f"must be a whole number, {minimum} or more"
+
+    def check(value: Any) -> int:
+        number = _number(value, requirement)
+        if isinstance(number, float) or number < minimum:
+            raise _Invalid(requirement)
+        return number
+    return check
+
+
+def _greater_than_zero(unit: str) -> Callable[[Any], float | int]:
+    requirement = f"must be a number of {unit} greater than 0"
+
+    def check(value: Any) -> float | int:
+        number = _number(value, requirement)
+        if not number > 0:
+            raise _Invalid(requirement)
+        return number
+    return check
+
+
+_count = _whole(0)
+_positive_count = _whole(1)
+_seconds = _greater_than_zero("seconds")
+_megabytes = _greater_than_zero("megabytes")
+
+
+def _price(value: Any) -> float | int:
+    requirement = "must be a price in USD, 0 or more"
+    number = _number(value, requirement)
+    if number < 0:
+        raise _Invalid(requirement)
+    return number
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"must be true or false (got {_kind(value)})")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise _Invalid(f"must be a non-empty string (got {_kind(value)})")
+    return value
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"must be a string (got {_kind(value)})")
+    return value
+
+
+def _api_version(value: Any) -> str:
+    if isinstance(value, datetime.date):  # `api_version: 2024-02-01` unquoted is a YAML date
+        return value.isoformat()
+    return _text(value)
+
+
+def _ident(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _text(value)
+
+
+def _headers(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise _Invalid("must be a mapping of header names to strings")
+    return value
+
+
+# (section, key) → the check (and conversion) of its value. Unsupported keys are checked too: a negative rpm is
+# broken in LiteLLM as well, whether or not sluicegate honours it.
+_CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
+    **{("litellm_params", key): _text for key in ("model", "api_base", "base_url", "organization",
+                                                  "custom_llm_provider", "azure_ad_token")},
+    ("litellm_params", "api_key"): _string,  # may be empty, as LiteLLM allows for local servers
+    ("litellm_params", "api_version"): _api_version,
+    ("litellm_params", "timeout"): _seconds,
+    ("litellm_params", "stream_timeout"): _seconds,
+    ("litellm_params", "max_retries"): _count,
+    ("litellm_params", "rpm"): _count,
+    ("litellm_params", "tpm"): _count,
+    ("litellm_params", "drop_params"): _flag,
+    ("litellm_params", "extra_headers"): _headers,
+    ("litellm_params", "input_cost_per_token"): _price,
+    ("litellm_params", "output_cost_per_token"): _price,
+    ("model_info", "id"): _ident,
+    ("model_info", "base_model"): _text,
+    ("model_info", "mode"): _text,
+    ("model_info", "input_cost_per_token"): _price,
+    ("model_info", "output_cost_per_token"): _price,
+    ("model_info", "max_tokens"): _positive_count,
+    ("model_info", "max_input_tokens"): _positive_count,
+    ("model_info", "max_output_tokens"): _positive_count,
+    ("litellm_settings", "drop_params"): _flag,
+    ("litellm_settings", "num_retries"): _count,
+    ("litellm_settings", "request_timeout"): _seconds,
+    ("general_settings", "master_key"): _text,
+    ("general_settings", "max_request_size_mb"): _megabytes,
+    ("general_settings", "database_url"): _text,
+}
+
+
+def _check_for(section: str, key: str) -> Callable[[Any], Any] | None:
+    if section == "model_info" and key.startswith("supports_"):
+        return _flag
+    return _CHECKS.get((section, key))
+
+
+class _Builder:
+    """Walks the loaded file once, top to bottom; the first problem raises."""
+
+    def __init__(self, doc: _Doc, environ: Mapping[str, str], allow_unsupported: bool,
+                 warnings: list[str]) -> None:
+        self.doc = doc
+        self.env: Mapping[str, str] = environ
+        self.allow_unsupported = allow_unsupported
+        self.warnings = warnings
+
+    def build(self, file: str) -> GatewayConfig:
+        top = {key: value for key, value in self.doc.value.items() if self._is_kept("", (key,))}
+        environment = self._environment(top.get("environment_variables"))
+        self.env = {**self.env, **environment}  # LiteLLM sets the file's variables over the process's
+        sections: dict[str, dict[str, Any]] = {}
+        deployments: tuple[Deployment, ...] = ()
+        for key, value in top.items():  # in file order, so the error reported is the first in the file
+            if key == "model_list":
+                deployments = self._deployments(value)
+            elif key in ("litellm_settings", "router_settings", "general_settings"):
+                sections[key] = self._settings(key, value, (key,))
+        general = sections.get("general_settings", {})
+        return GatewayConfig(
+            deployments=deployments,
+            master_key=general.get("master_key") or self.env.get("LITELLM_MASTER_KEY") or None,
+            max_request_size_mb=float(general.get("max_request_size_mb", _DEFAULT_MAX_REQUEST_SIZE_MB)),
+            database_url=general.get("database_url") or self.env.get("DATABASE_URL") or None,
+            litellm_settings=sections.get("litellm_settings", {}),
+            router_settings=sections.get("router_settings", {}),
+            general_settings=general,
+            environment=environment,
+            warnings=tuple(self.warnings),
+            path=file,
+        )
+
+    def _where(self, path: KeyPath) -> tuple[str, int]:
+        for end in range(len(path), 0, -1):
+            found = self.doc.marks.get(path[:end])
+            if found:
+                return found
+        return next(iter(self.doc.marks.values()), ("", 1))
+
+    def _fail(self, path: KeyPath, reason: str) -> NoReturn:
+        file, line = self._where(path)
+        raise ConfigError(f"{_dotted(path)}: {reason}", file=file, line=line)
+
+    def _warn(self, path: KeyPath, message: str) -> None:
+        self.warnings.append(f"{_located(self._where(path))}: {message}")
+
+    def _is_kept(self, section: str, path: KeyPath) -> bool:
+        """Classify one key: keep it, or warn (unknown, or unsupported but allowed) and drop it, or fail."""
+        key = str(path[-1])
+        status = config_keys.support(section, key)
+        if status is None:
+            self._warn(path, f"unknown key {_dotted(path)} (not a LiteLLM or sluicegate setting; ignored)")
+            return False
+        if status is Support.UNSUPPORTED:
+            what = f"{_dotted(path)} is a LiteLLM setting that sluicegate does not implement yet"
+            if not self.allow_unsupported:
+                file, line = self._where(path)
+                raise ConfigError(f"{what}; remove it or start with --allow-unsupported to ignore it",
+                                  file=file, line=line)
+            self._warn(path, f"{what}; IGNORED (--allow-unsupported)")
+            return False
+        return True
+
+    def _resolve(self, value: Any, path: KeyPath) -> Any:
+        """Replace every `os.environ/NAME` string in the tree with the variable's value."""
+        if isinstance(value, str) and value.startswith(_ENV_PREFIX):
+            name = value[len(_ENV_PREFIX):]
+            if not name:
+                self._fail(path, "os.environ/ needs a variable name, e.g. os.environ/OPENAI_API_KEY")
+            found = self.env.get(name)
+            if found is None:
+                self._fail(path, f"environment variable {name} is not set (the value is os.environ/{name}); "
+                                 "set it, or add it under environment_variables")
+            return found
+        if isinstance(value, dict):
+            return {key: self._resolve(item, (*path, key)) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self._resolve(item, (*path, index)) for index, item in enumerate(value)]
+        return value
+
+    def _environment(self, raw: Any) -> dict[str, str]:
+        at: KeyPath = ("environment_variables",)
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self._fail(at, "expected a mapping of NAME: value")
+        out: dict[str, str] = {}
+        for name, value in raw.items():
+            if isinstance(value, dict | list):
+                self._fail((*at, name), "must be a single value (a string or a number)")
+            value = self._resolve(value, (*at, name))
+            if value is None:
+                self._warn((*at, name), f"environment_variables.{name} has no value; it is set to an empty string")
+                value = ""
+            out[name] = str(value)
+        return out
+
+    def _settings(self, section: str, raw: Any, at: KeyPath) -> dict[str, Any]:
+        """One mapping of settings: each key classified, its os.environ/ values resolved and its value checked."""
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self._fail(at, "expected a mapping of settings")
+        out: dict[str, Any] = {}
+        for key, value in raw.items():
+            path = (*at, key)
+            check = _check_for(section, key)
+            if config_keys.support(section, key) is not Support.SUPPORTED:
+                # A broken literal (rpm: -5) fails even in a key that is ignored; os.environ/ is not looked up.
+                if check is not None and not (isinstance(value, str) and value.startswith(_ENV_PREFIX)):
+                    self._checked(check, value, path)
+                self._is_kept(section, path)  # warns, or fails
+                continue
+            value = self._resolve(value, path)
+            out[key] = value if check is None else self._checked(check, value, path)
+        return out
+
+    def _checked(self, check: Callable[[Any], Any], value: Any, path: KeyPath) -> Any:
+        try:
+            return check(value)
+        except _Invalid as exc:
+            self._fail(path, str(exc))
+
+    def _deployments(self, raw: Any) -> tuple[Deployment, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self._fail(("model_list",), "expected a list of deployments (- model_name: …)")
+        taken: dict[str, int] = {}
+        return tuple(self._deployment(index, entry, taken) for index, entry in enumerate(raw))
+
+    def _deployment(self, index: int, entry: Any, taken: dict[str, int]) -> Deployment:
+        at: KeyPath = ("model_list", index)
+        if not isinstance(entry, dict):
+            self._fail(at, "expected a mapping with model_name and litellm_params")
+        name = self._resolve(entry.get("model_name"), (*at, "model_name"))
+        if name is None:
+            self._fail((*at, "model_name"), "required (the public name clients send, e.g. gpt-4o)")
+        if not isinstance(name, str) or not name:
+            self._fail((*at, "model_name"), "must be a non-empty string")
+        raw_params = entry.get("litellm_params")
+        if raw_params is None:
+            self._fail((*at, "litellm_params"), "required (a mapping with at least model: provider/model)")
+        if not isinstance(raw_params, dict):
+            self._fail((*at, "litellm_params"), "must be a mapping (model: …, api_key: …)")
+        if raw_params.get("model") is None:
+            self._fail((*at, "litellm_params", "model"),
+                       "required (the provider/model to call, e.g. openai/gpt-4o-mini)")
+        params: dict[str, Any] = {}
+        model_info: dict[str, Any] = {}
+        for key, value in entry.items():  # in file order, like everything else
+            path = (*at, key)
+            if not self._is_kept("model_list[]", path):
+                continue
+            if key == "litellm_params":
+                params = self._settings("litellm_params", value, path)
+                self._check_provider(params, (*path, "model"))
+            elif key == "model_info":
+                model_info = self._settings("model_info", value, path)
+        return Deployment(model_name=name, params=params, model_info=model_info,
+                          id=self._deployment_id(name, params, model_info, index, taken),
+                          source=_located(self._where(at)))
+
+    def _check_provider(self, params: dict[str, Any], path: KeyPath) -> None:
+        model = params["model"]
+        provider = params.get("custom_llm_provider")
+        # "*" is LiteLLM's catch-all: the provider comes from each request. mock/ is the built-in test provider.
+        if model == "*" or model.startswith("mock/") or provider == "mock":
+            return
+        try:
+            resolve_model(model, custom_llm_provider=provider,
+                          api_base=params.get("api_base") or params.get("base_url"))
+        except BadRequestError as exc:
+            reason = exc.message
+            if "no adapter" not in reason:
+                reason += f"; providers with an adapter: {', '.join(sorted(registry.providers()))}"
+            self._fail(path, reason)
+
+    def _deployment_id(self, name: str, params: dict[str, Any], model_info: dict[str, Any], index: int,
+                       taken: dict[str, int]) -> str:
+        given = model_info.get("id")
+        if given is not None:
+            if given in taken:
+                self._fail(("model_list", index, "model_info", "id"),
+                           f"duplicate id (model_list[{taken[given]}] has the same one)")
+            taken[given] = index
+            return str(given)
+        found = _hashed_id(name, params, taken)
+        taken[found] = index
+        return found
+
+
+def _hashed_id(name: str, params: dict[str, Any], taken: Mapping[str, int]) -> str:
+    """A stable id from what a deployment calls, never from its secrets; repeats of one entry get #2, #3 …"""
+    public = {key: value for key, value in params.items() if not is_secret_key(key)}
+    blob = json.dumps([name, public], sort_keys=True, default=str)
+    found = hashlib.sha256(blob.encode()).hexdigest()
+    repeat = 1
+    while found in taken:  # two deployments that differ only in their key (e.g. two accounts)
+        repeat += 1
+        found = hashlib.sha256(f"{blob}#{repeat}".encode()).hexdigest()
+    return found
+
+
+def _embedded_defaults(environ: Mapping[str, str]) -> GatewayConfig:
+    """No config file: a wildcard deployment (`groq/*`) per OpenAI-format provider whose key is set, plus mock/*."""
+    names = []
+    for prefix in sorted(registry.providers()):
+        row = registry.endpoint(prefix)
+        if row is None or row.adapter not in ("openai", "azure") or prefix == "mock":
+            continue
+        has_key = any(environ.get(env_name) for env_name in row.api_key_env)
+        has_base = bool(row.base_url) or any(environ.get(env_name) for env_name in row.base_url_env)
+        if has_key and has_base:  # azure has no default base: it needs AZURE_API_BASE / AZURE_OPENAI_ENDPOINT
+            names.append(f"{prefix}/*")
+    names.append("mock/*")
+    taken: dict[str, int] = {}
+    deployments = []
+    for index, model in enumerate(names):
+        params = {"model": model}
+        deployment_id = _hashed_id(model, params, taken)
+        taken[deployment_id] = index
+        deployments.append(Deployment(model_name=model, params=params, model_info={}, id=deployment_id,
+                                      source=_EMBEDDED))
+    return GatewayConfig(
+        deployments=tuple(deployments),
+        master_key=environ.get("LITELLM_MASTER_KEY") or None,
+        max_request_size_mb=_DEFAULT_MAX_REQUEST_SIZE_MB,
+        database_url=environ.get("DATABASE_URL") or None,
+        litellm_settings={}, router_settings={}, general_settings={}, environment={},
+        warnings=(), path=None,
+    )

@@ -1,0 +1,74 @@
+"""Model groups: the public model name a client sends → the deployments that can serve it, in order.
+
+Until the router lands, a group's deployments are tried in the order the config lists them (the next one only
+after a retryable failure). Wildcard groups (`openai/*`, `*`) pass the requested name through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sluicegate.gateway.config import Deployment
+
+# litellm_params keys that steer the call, as prepare() names them.
+_OPTION_NAMES = {
+    "api_key": "api_key", "api_base": "api_base", "base_url": "base_url", "api_version": "api_version",
+    "organization": "organization", "timeout": "timeout", "custom_llm_provider": "custom_llm_provider",
+    "drop_params": "drop_params", "extra_headers": "extra_headers", "azure_ad_token": "azure_ad_token",
+    "input_cost_per_token": "input_cost_per_token", "output_cost_per_token": "output_cost_per_token",
+    "max_retries": "num_retries",  # a deployment's max_retries bounds the attempts on it
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One deployment, ready to call for one requested model name."""
+
+    deployment: Deployment
+    model: str  # the provider/model string to call (a wildcard filled in)
+    options: dict[str, Any]  # prepare() keywords from the deployment's litellm_params and model_info
+
+    @property
+    def api_base(self) -> str | None:
+        return self.options.get("api_base") or self.options.get("base_url")
+
+
+def _options(deployment: Deployment) -> dict[str, Any]:
+    options = {name: deployment.params[key] for key, name in _OPTION_NAMES.items() if key in deployment.params}
+    base_model = deployment.model_info.get("base_model")
+    if base_model:
+        options["base_model"] = base_model
+    return options
+
+
+class ModelGroups:
+    def __init__(self, deployments: tuple[Deployment, ...]) -> None:
+        self._exact: dict[str, list[tuple[Deployment, dict[str, Any]]]] = {}
+        self._wildcards: list[tuple[str, Deployment, dict[str, Any]]] = []
+        for deployment in deployments:
+            entry = (deployment, _options(deployment))
+            if deployment.model_name.endswith("*"):
+                self._wildcards.append((deployment.model_name[:-1], *entry))
+            else:
+                self._exact.setdefault(deployment.model_name, []).append(entry)
+
+    def targets(self, requested: str) -> list[Target]:
+        """The deployments for a requested model, exact names first; empty when none serves it."""
+        exact = self._exact.get(requested)
+        if exact:
+            return [Target(d, d.params["model"], options) for d, options in exact]
+        found = []
+        for prefix, deployment, options in self._wildcards:
+            if requested.startswith(prefix):
+                pattern = deployment.params["model"]
+                model = pattern.replace("*", requested[len(prefix):]) if "*" in pattern else pattern
+                found.append(Target(deployment, model, options))
+        return found
+
+    def names(self) -> list[str]:
+        """Public model names, exact ones then wildcard patterns, in config order."""
+        return [*self._exact, *(prefix + "*" for prefix, _, _ in self._wildcards)]
+
+    def has_exact(self, name: str) -> bool:
+        return name in self._exact

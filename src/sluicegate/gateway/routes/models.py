@@ -1,0 +1,49 @@
+"""GET /v1/models and /v1/models/{id}: the model names this gateway serves, in OpenAI's list shape."""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from sluicegate.errors import NotFoundError
+from sluicegate.gateway.auth import authenticate
+from sluicegate.gateway.error_responses import error_response
+from sluicegate.gateway.proxy import GatewayState
+
+
+def _model(name: str, created: int) -> dict[str, object]:
+    return {"id": name, "object": "model", "created": created, "owned_by": "sluicegate"}
+
+
+async def list_models(request: Request) -> Response:
+    state: GatewayState = request.app.state.gateway
+    try:
+        authenticate(request.headers, state.master_key)
+    except Exception as error:  # rendered as an OpenAI error
+        return error_response(error, uuid.uuid4().hex)
+    created = request.app.state.started_at
+    data = [_model(name, created) for name in state.groups.names()]
+    return Response(orjson.dumps({"object": "list", "data": data}), media_type="application/json")
+
+
+async def get_model(request: Request) -> Response:
+    state: GatewayState = request.app.state.gateway
+    name = request.path_params["model"]
+    try:
+        authenticate(request.headers, state.master_key)
+        if not state.groups.targets(name):
+            raise NotFoundError(f"The model '{name}' does not exist on this gateway", param="model",
+                                code="model_not_found")
+    except Exception as error:  # rendered as an OpenAI error
+        return error_response(error, uuid.uuid4().hex)
+    return Response(orjson.dumps(_model(name, request.app.state.started_at)), media_type="application/json")
+
+
+def routes() -> list[Route]:
+    return [route for prefix in ("/v1", "") for route in (
+        Route(f"{prefix}/models", list_models, methods=["GET"]),
+        Route(f"{prefix}/models/{{model:path}}", get_model, methods=["GET"]))]
