@@ -163,3 +163,24 @@ def test_secrets_never_reach_the_log_or_error_bodies(gateway, client, openai_sim
     log = gateway.log()
     assert MASTER_KEY not in log
     assert f"Bearer {PROVIDER_KEY}" not in log
+
+
+def test_deep_health_probes_each_deployment_for_the_admin_only(gateway, openai_sim):
+    assert httpx.get(gateway.url + "/health").status_code == 401
+    openai_sim.script(500, times=1)  # one deployment answers badly
+    report = httpx.get(gateway.url + "/health", headers={"x-api-key": MASTER_KEY}, timeout=30).json()
+    assert report["healthy_count"] + report["unhealthy_count"] == 4
+    assert report["unhealthy_count"] == 1
+    assert "InternalServerError" in report["unhealthy_endpoints"][0]["error"]
+    embedding = next(r for r in report["healthy_endpoints"] if r["model_name"] == "text-embedding-3-small")
+    assert embedding["api_base"] == openai_sim.base_url
+    probes = [r for r in openai_sim.requests if r.path == "/v1/embeddings"]
+    assert probes[-1].json["input"] == "ping"
+    text = json.dumps(report)
+    assert PROVIDER_KEY not in text
+    assert MASTER_KEY not in text
+
+
+def test_liveliness_and_readiness_need_no_key(gateway):
+    assert httpx.get(gateway.url + "/health/liveliness").text == "I'm alive!"
+    assert httpx.get(gateway.url + "/health/readiness").json()["status"] == "healthy"

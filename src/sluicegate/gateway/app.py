@@ -13,7 +13,8 @@ from sluicegate import __version__
 from sluicegate.gateway.config import GatewayConfig, config_path_from_env, load_config
 from sluicegate.gateway.deployments import ModelGroups
 from sluicegate.gateway.proxy import GatewayState
-from sluicegate.gateway.routes import health, llm, models
+from sluicegate.gateway.routes import health, llm, metrics, models
+from sluicegate.observability.metrics import GatewayMetrics
 from sluicegate.settings import Settings
 from sluicegate.transport import pool
 
@@ -37,13 +38,17 @@ def create_app(config: GatewayConfig) -> Starlette:
         yield
         await pool.aclose()  # after the last request has drained
 
-    app = Starlette(routes=[*llm.routes(), *models.routes(), *health.routes()], lifespan=lifespan)
+    app = Starlette(routes=[*llm.routes(), *models.routes(), *health.routes(), *metrics.routes()],
+                    lifespan=lifespan)
     app.state.gateway = GatewayState(
         groups=ModelGroups(config.deployments),
         settings=gateway_settings(config),
         master_key=config.master_key,
         max_request_bytes=int(config.max_request_size_mb * 1_048_576),
+        metrics=GatewayMetrics(),
     )
+    app.state.metrics = app.state.gateway.metrics  # GET /metrics reads it here
+    app.state.deployments = config.deployments
     app.state.started_at = int(time.time())
     app.state.version = __version__
     return app

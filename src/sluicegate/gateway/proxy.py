@@ -7,6 +7,7 @@ upstream request (the stream generator is closed, which closes the upstream conn
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from sluicegate.gateway.deployments import ModelGroups, Target
 from sluicegate.gateway.error_responses import error_response
 from sluicegate.gateway.request_body import read_json_object
 from sluicegate.mock import mock_chunks, mock_data
+from sluicegate.observability.metrics import GatewayMetrics
 from sluicegate.prepare import Prepared, prepare
 from sluicegate.providers.base import CallKind
 from sluicegate.responses import call_cost
@@ -50,11 +52,43 @@ class GatewayState:
     settings: Settings  # litellm_settings applied over the SDK defaults
     master_key: str | None
     max_request_bytes: int
+    metrics: GatewayMetrics
 
 
-async def handle(state: GatewayState, kind: CallKind, request: Request, model: str | None = None) -> Response:
+@dataclass(slots=True)
+class Outcome:
+    """What one request came to, for the metrics: filled in as the pipeline learns it."""
+
+    route: str  # the route template, never the client's path (Azure paths carry a client-chosen name)
+    started: float
+    model_group: str | None = None  # only once resolved to a configured group (bounded label values)
+    deployment_id: str | None = None
+    status: int = 200
+    upstream_s: float | None = None
+    ttft_s: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    error: str | None = None
+
+    def record_usage(self, usage: dict[str, Any], cost: float | None) -> None:
+        self.input_tokens = int(usage.get("prompt_tokens") or 0)
+        self.output_tokens = int(usage.get("completion_tokens") or 0)
+        self.cost_usd = cost
+
+    def finish(self, metrics: GatewayMetrics) -> None:
+        metrics.request_finished(self.route, self.model_group, self.deployment_id, self.status,
+                                 time.perf_counter() - self.started, upstream_s=self.upstream_s,
+                                 ttft_s=self.ttft_s, input_tokens=self.input_tokens,
+                                 output_tokens=self.output_tokens, cost_usd=self.cost_usd, error=self.error)
+
+
+async def handle(state: GatewayState, kind: CallKind, request: Request, route: str,
+                 model: str | None = None) -> Response:
     """Serve one OpenAI-format call. `model` comes from the path for Azure-style routes."""
     request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    outcome = Outcome(route, time.perf_counter())
+    state.metrics.request_started()
     try:
         principal = authenticate(request.headers, state.master_key)
         body = await read_json_object(request, state.max_request_bytes)
@@ -68,9 +102,14 @@ async def handle(state: GatewayState, kind: CallKind, request: Request, model: s
             raise BadRequestError(f"Invalid model name passed in model={requested}. "
                                   "Call GET /v1/models to see the models this gateway serves.",
                                   param="model", code="model_not_found")
-        return await _call_in_order(state, kind, body, requested, targets, request_id)
+        outcome.model_group = requested
+        response = await _call_in_order(state, kind, body, requested, targets, request_id, outcome)
     except Exception as error:  # the process edge: every failure becomes a JSON error
-        return error_response(error, request_id)
+        response = error_response(error, request_id)
+        outcome.status, outcome.error = response.status_code, type(error).__name__
+    if not isinstance(response, StreamingResponse):  # a stream records itself when it ends
+        outcome.finish(state.metrics)
+    return response
 
 
 def _refuse_admin_fields(body: dict[str, Any], principal: Principal) -> None:
@@ -84,7 +123,7 @@ def _refuse_admin_fields(body: dict[str, Any], principal: Principal) -> None:
 
 
 async def _call_in_order(state: GatewayState, kind: CallKind, body: dict[str, Any], requested: str,
-                         targets: list[Target], request_id: str) -> Response:
+                         targets: list[Target], request_id: str, outcome: Outcome) -> Response:
     payload = body.get(_PAYLOAD[kind])
     request_params = {k: v for k, v in body.items() if k not in ("model", "messages", "input", "prompt")}
     for position, target in enumerate(targets):
@@ -97,53 +136,75 @@ async def _call_in_order(state: GatewayState, kind: CallKind, body: dict[str, An
                    "x-litellm-model-group": requested, "x-litellm-model-id": target.deployment.id}
         if target.api_base:
             headers["x-litellm-model-api-base"] = target.api_base
+        outcome.deployment_id = target.deployment.id
         try:
             if prepared.call.is_stream:
-                return await _stream(prepared, headers)
-            return await _complete(prepared, headers)
+                response = await _stream(prepared, headers, outcome, state.metrics)
+            else:
+                response = await _complete(prepared, headers, outcome)
         except APIError as error:
+            state.metrics.upstream_call_finished(requested, target.deployment.id, error.status_code or 0,
+                                                 error=type(error).__name__)
             if position + 1 < len(targets) and is_retryable(error):
                 continue  # the next deployment of the group
             raise
+        state.metrics.upstream_call_finished(requested, target.deployment.id, 200)
+        return response
     raise AssertionError("unreachable: targets is never empty")
 
 
-async def _complete(prepared: Prepared, headers: dict[str, str]) -> Response:
+async def _complete(prepared: Prepared, headers: dict[str, str], outcome: Outcome) -> Response:
+    sent_at = time.perf_counter()
     if prepared.mock_response is not None:
         data, upstream = mock_data(prepared), {}
     else:
         sent = await send_async(prepared)
         data = prepared.adapter.parse_response(prepared.call, sent.status, sent.headers, sent.body)
         upstream = sent.headers
+    outcome.upstream_s = time.perf_counter() - sent_at
     usage = data.get("usage")
     if usage:
         cost = call_cost(prepared, data.get("model"), usage)
+        outcome.record_usage(usage, float(cost) if cost is not None else None)
         if cost is not None:
             headers["x-litellm-response-cost"] = str(float(cost))
     headers.update({name: upstream[name] for name in _UPSTREAM_HEADERS if name in upstream})
     return Response(orjson.dumps(data), media_type="application/json", headers=headers)
 
 
-async def _stream(prepared: Prepared, headers: dict[str, str]) -> Response:
+async def _stream(prepared: Prepared, headers: dict[str, str], outcome: Outcome,
+                  metrics: GatewayMetrics) -> Response:
     if prepared.mock_response is not None:
         chunks: AsyncIterator[dict[str, Any]] = _aiter(mock_chunks(prepared))
     else:
         response, chunks = await open_stream_async(prepared)  # errors before the first byte raise here
         headers.update({name: response.headers[name] for name in _UPSTREAM_HEADERS if name in response.headers})
-    return StreamingResponse(_sse(chunks), media_type="text/event-stream",
+    return StreamingResponse(_sse(prepared, chunks, outcome, metrics), media_type="text/event-stream",
                              headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"})
 
 
-async def _sse(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+async def _sse(prepared: Prepared, chunks: AsyncIterator[dict[str, Any]], outcome: Outcome,
+               metrics: GatewayMetrics) -> AsyncIterator[bytes]:
     try:
         async for chunk in chunks:
+            if outcome.ttft_s is None:
+                outcome.ttft_s = time.perf_counter() - outcome.started
+            usage = chunk.get("usage")
+            if usage:
+                cost = call_cost(prepared, chunk.get("model"), usage)
+                outcome.record_usage(usage, float(cost) if cost is not None else None)
             yield b"data: " + orjson.dumps(chunk) + b"\n\n"
+        yield b"data: [DONE]\n\n"
     except APIError as error:  # after the first byte the status is sent: the error travels as an event
+        outcome.error = type(error).__name__
         yield b"data: " + orjson.dumps(error.to_openai_body()) + b"\n\n"
-        return
+    except BaseException as error:  # the client went away (cancelled): still recorded, then re-raised
+        outcome.error = type(error).__name__
+        raise
     finally:
+        outcome.upstream_s = time.perf_counter() - outcome.started
         await chunks.aclose()  # type: ignore[attr-defined]  # a client disconnect cancels the upstream here
-    yield b"data: [DONE]\n\n"
+        outcome.finish(metrics)
 
 
 async def _aiter(items: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:

@@ -1,10 +1,17 @@
-"""Cheap health endpoints for orchestrators: no upstream call, no authentication."""
+"""Health endpoints: cheap probes for orchestrators (no upstream call, no auth), and the admin's deep check."""
 
 from __future__ import annotations
+
+import uuid
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+
+from sluicegate.errors import PermissionDeniedError
+from sluicegate.gateway.auth import authenticate
+from sluicegate.gateway.deployment_health import check_deployments
+from sluicegate.gateway.error_responses import error_response
 
 
 async def liveliness(request: Request) -> Response:
@@ -17,7 +24,22 @@ async def readiness(request: Request) -> Response:
                          "version": state.version})
 
 
+async def deployments_health(request: Request) -> Response:
+    """One real call per deployment; admin only, since it spends tokens and shows the upstreams."""
+    state = request.app.state
+    try:
+        principal = authenticate(request.headers, state.gateway.master_key)
+        if not principal.is_admin:
+            raise PermissionDeniedError("GET /health probes every deployment and is for the admin only: set a "
+                                        "master key and send it", code="admin_only")
+    except Exception as error:  # rendered as an OpenAI error
+        return error_response(error, uuid.uuid4().hex)
+    report = await check_deployments(state.gateway.groups, state.deployments, state.gateway.settings)
+    return JSONResponse(report)
+
+
 def routes() -> list[Route]:
-    return [Route("/health/liveliness", liveliness, methods=["GET"]),
+    return [Route("/health", deployments_health, methods=["GET"]),
+            Route("/health/liveliness", liveliness, methods=["GET"]),
             Route("/health/liveness", liveliness, methods=["GET"]),
             Route("/health/readiness", readiness, methods=["GET"])]

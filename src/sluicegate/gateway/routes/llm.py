@@ -2,46 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sluicegate.gateway.proxy import GatewayState, handle
+from sluicegate.gateway.proxy import handle
+from sluicegate.providers.base import CallKind
+
+_PATHS: dict[CallKind, str] = {"chat": "/chat/completions", "text_completion": "/completions",
+                               "embedding": "/embeddings"}
+_AZURE = "/openai/deployments/{model}"
 
 
-async def chat_completions(request: Request) -> Response:
-    return await handle(request.app.state.gateway, "chat", request)
+def _endpoint(kind: CallKind) -> Callable[[Request], Awaitable[Response]]:
+    route = "/v1" + _PATHS[kind]  # one metrics label for /v1/x and /x
+
+    async def endpoint(request: Request) -> Response:
+        return await handle(request.app.state.gateway, kind, request, route)
+
+    return endpoint
 
 
-async def completions(request: Request) -> Response:
-    return await handle(request.app.state.gateway, "text_completion", request)
+def _azure_endpoint(kind: CallKind) -> Callable[[Request], Awaitable[Response]]:
+    route = _AZURE + _PATHS[kind]  # the template: the path itself carries a client-chosen name
 
+    async def endpoint(request: Request) -> Response:
+        return await handle(request.app.state.gateway, kind, request, route, model=request.path_params["model"])
 
-async def embeddings(request: Request) -> Response:
-    return await handle(request.app.state.gateway, "embedding", request)
-
-
-async def azure_chat_completions(request: Request) -> Response:
-    state: GatewayState = request.app.state.gateway
-    return await handle(state, "chat", request, model=request.path_params["model"])
-
-
-async def azure_completions(request: Request) -> Response:
-    return await handle(request.app.state.gateway, "text_completion", request, model=request.path_params["model"])
-
-
-async def azure_embeddings(request: Request) -> Response:
-    return await handle(request.app.state.gateway, "embedding", request, model=request.path_params["model"])
+    return endpoint
 
 
 def routes() -> list[Route]:
     found = []
-    for prefix in ("/v1", ""):
-        found += [Route(f"{prefix}/chat/completions", chat_completions, methods=["POST"]),
-                  Route(f"{prefix}/completions", completions, methods=["POST"]),
-                  Route(f"{prefix}/embeddings", embeddings, methods=["POST"])]
-    azure = "/openai/deployments/{model:path}"
-    found += [Route(f"{azure}/chat/completions", azure_chat_completions, methods=["POST"]),
-              Route(f"{azure}/completions", azure_completions, methods=["POST"]),
-              Route(f"{azure}/embeddings", azure_embeddings, methods=["POST"])]
+    for kind, path in _PATHS.items():
+        endpoint = _endpoint(kind)
+        found += [Route("/v1" + path, endpoint, methods=["POST"]), Route(path, endpoint, methods=["POST"])]
+        found.append(Route("/openai/deployments/{model:path}" + path, _azure_endpoint(kind), methods=["POST"]))
     return found

@@ -1,0 +1,20 @@
+"""GET /metrics: the Prometheus exposition. Unauthenticated, as LiteLLM's is, so scrapers need no key.
+
+It exposes aggregate counts only — model group names, deployment ids, route templates, status codes, error class
+names — never keys, prompts, users or request content; docs/gateway/metrics.md says how to fence it off.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+
+async def metrics(request: Request) -> Response:
+    body, content_type = request.app.state.metrics.render(request.headers.get("accept", ""))
+    return Response(body, headers={"content-type": content_type})
+
+
+def routes() -> list[Route]:
+    return [Route("/metrics", metrics, methods=["GET"])]
