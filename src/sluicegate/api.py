@@ -19,7 +19,7 @@ from sluicegate.mock import MockStream, mock_chunks, mock_data
 from sluicegate.prepare import Prepared, prepare
 from sluicegate.providers.base import Credentials, HttpRequest
 from sluicegate.responses import build_response, hidden_params
-from sluicegate.streaming import AsyncStream, SyncStream, chunk_dicts, chunk_dicts_sync
+from sluicegate.streaming import AsyncStream, SyncStream, chunk_batches, chunk_dicts_sync, flatten
 from sluicegate.transport import pool
 from sluicegate.transport.base import AsyncStreamResponse, HttpResponse, SyncStreamResponse
 from sluicegate.transport.retry import is_retryable, retry_delay_s
@@ -178,6 +178,13 @@ async def send_async(prepared: Prepared) -> HttpResponse:
 
 async def open_stream_async(prepared: Prepared) -> tuple[AsyncStreamResponse, AsyncIterator[dict[str, Any]]]:
     """Open a prepared stream, with retries before the first byte; its response and its chunk dicts."""
+    response, batches = await open_stream_batches_async(prepared)
+    return response, flatten(batches)
+
+
+async def open_stream_batches_async(prepared: Prepared
+                                    ) -> tuple[AsyncStreamResponse, AsyncIterator[list[dict[str, Any]]]]:
+    """`open_stream_async`, with the chunks in batches: all that one read from the provider completed."""
     await _fetch_token(prepared)
     request = prepared.adapter.build_request(prepared.call)
     transport = await pool.async_transport()
@@ -190,7 +197,7 @@ async def open_stream_async(prepared: Prepared) -> tuple[AsyncStreamResponse, As
         return stream
 
     response = await _with_retries_async(prepared, open_stream)
-    return response, chunk_dicts(response, prepared.adapter.stream_parser(prepared.call), _annotator(prepared))
+    return response, chunk_batches(response, prepared.adapter.stream_parser(prepared.call), _annotator(prepared))
 
 
 async def _fetch_token(prepared: Prepared) -> None:

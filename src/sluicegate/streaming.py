@@ -19,28 +19,34 @@ from sluicegate.types.chunks import ChatCompletionChunk
 from sluicegate.types.completions import TextCompletionResponse
 
 
-def chunk_dicts(response: AsyncStreamResponse, parser: StreamParser,
-                annotate: Callable[[APIError], APIError]) -> AsyncIterator[dict[str, Any]]:
-    """The stream's OpenAI chunk dicts as they arrive (the gateway forwards these as they are).
+def chunk_batches(response: AsyncStreamResponse, parser: StreamParser,
+                  annotate: Callable[[APIError], APIError]) -> AsyncIterator[list[dict[str, Any]]]:
+    """The stream's OpenAI chunk dicts, in batches: all that one read from the provider completed.
 
-    Chunks decoded before an error event are yielded before the error is raised; the connection is closed
-    when the generator ends, fails or is closed early.
+    The gateway writes a batch to its client in one go (one write per read, not per event: nothing waits
+    longer, and the per-write cost is paid once). Chunks decoded before an error event come out before the error
+    is raised; the connection is closed when the generator ends, fails or is closed early.
     """
 
-    async def generate() -> AsyncIterator[dict[str, Any]]:
+    async def generate() -> AsyncIterator[list[dict[str, Any]]]:
         decoder = SseDecoder()
+        batch: list[dict[str, Any]] = []
         try:
             # Read to the end even after the provider's done marker, so the connection returns to the pool.
             async for data in response.aiter_bytes():
                 for event in decoder.feed(data):
-                    for chunk in parser.feed(event):
-                        yield chunk
+                    batch += parser.feed(event)
+                if batch:
+                    yield batch
+                    batch = []
             for event in decoder.flush():
-                for chunk in parser.feed(event):
-                    yield chunk
-            for chunk in parser.finish():
-                yield chunk
+                batch += parser.feed(event)
+            batch += parser.finish()
+            if batch:
+                yield batch
         except APIError as error:
+            if batch:
+                yield batch
             raise annotate(error) from None
         finally:
             await response.aclose()
@@ -48,9 +54,23 @@ def chunk_dicts(response: AsyncStreamResponse, parser: StreamParser,
     return generate()
 
 
+def flatten(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[dict[str, Any]]:
+    """Chunk batches one chunk at a time (closing it closes the stream)."""
+
+    async def generate() -> AsyncIterator[dict[str, Any]]:
+        try:
+            async for batch in batches:
+                for chunk in batch:
+                    yield chunk
+        finally:
+            await batches.aclose()  # type: ignore[attr-defined]  # an async generator
+
+    return generate()
+
+
 def chunk_dicts_sync(response: SyncStreamResponse, parser: StreamParser,
                      annotate: Callable[[APIError], APIError]) -> Iterator[dict[str, Any]]:
-    """`chunk_dicts` for the sync transport."""
+    """The stream's OpenAI chunk dicts one by one, for the sync transport."""
     decoder = SseDecoder()
     try:
         for data in response.iter_bytes():

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from sluicegate import __version__
 from sluicegate.gateway.config import GatewayConfig, config_path_from_env, load_config
 from sluicegate.gateway.deployments import ModelGroups
+from sluicegate.gateway.hot_path import HotPathApp
 from sluicegate.gateway.proxy import GatewayState
 from sluicegate.gateway.routes import health, llm, metrics, models
 from sluicegate.observability.metrics import GatewayMetrics
@@ -32,7 +33,7 @@ def gateway_settings(config: GatewayConfig) -> Settings:
     return settings
 
 
-def create_app(config: GatewayConfig) -> Starlette:
+def create_app(config: GatewayConfig) -> HotPathApp:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
@@ -51,10 +52,10 @@ def create_app(config: GatewayConfig) -> Starlette:
     app.state.deployments = config.deployments
     app.state.started_at = int(time.time())
     app.state.version = __version__
-    return app
+    return HotPathApp(app, app.state.gateway)
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> HotPathApp:
     """The factory uvicorn workers call: the config path travels in SLUICEGATE_CONFIG."""
     allow = os.environ.get("SLUICEGATE_ALLOW_UNSUPPORTED") == "1"
     return create_app(load_config(config_path_from_env(os.environ), allow_unsupported=allow))

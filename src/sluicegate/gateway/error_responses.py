@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import orjson
-from starlette.responses import Response
 
 from sluicegate.errors import APIError, SluicegateError
 
@@ -16,7 +17,24 @@ _FORWARDED = ("retry-after", "retry-after-ms", "x-ratelimit-remaining-requests",
               "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
 
 
-def error_response(error: BaseException, request_id: str) -> Response:
+class JsonAnswer:
+    """A JSON response sent with two ASGI messages and nothing else (Starlette's Response does more work)."""
+
+    __slots__ = ("body", "headers", "status_code")
+
+    def __init__(self, status_code: int, body: bytes, headers: Mapping[str, str]) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.headers = headers
+
+    async def __call__(self, scope: Any, receive: Any, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        raw = [(b"content-type", b"application/json"), (b"content-length", str(len(self.body)).encode())]
+        raw += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self.headers.items()]
+        await send({"type": "http.response.start", "status": self.status_code, "headers": raw})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+def error_response(error: BaseException, request_id: str) -> JsonAnswer:
     headers = {"x-request-id": request_id}
     if isinstance(error, APIError):
         status = error.status_code or 500
@@ -32,4 +50,4 @@ def error_response(error: BaseException, request_id: str) -> Response:
                           "type": "api_error", "param": None, "code": "internal_error"}}
     if not 400 <= status <= 599:
         status = 500
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+    return JsonAnswer(status, orjson.dumps(body), headers)

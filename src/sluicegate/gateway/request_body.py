@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from starlette.requests import Request
+from starlette.types import Receive
 
 from sluicegate.errors import APIStatusError, BadRequestError
 
@@ -15,18 +17,30 @@ class RequestTooLargeError(APIStatusError):
     type = "invalid_request_error"
 
 
-async def read_json_object(request: Request, limit_bytes: int) -> dict[str, Any]:
-    declared = request.headers.get("content-length")
+async def read_json_body(receive: Receive, headers: Mapping[str, str], limit_bytes: int) -> dict[str, Any]:
+    """The body of an ASGI request as a JSON object, read straight from `receive`."""
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit_bytes:
         raise _too_large(limit_bytes)
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit_bytes:
+    raw = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadRequestError("The client went away before sending the whole body", code="incomplete_body")
+        raw += message.get("body", b"")
+        if len(raw) > limit_bytes:
             raise _too_large(limit_bytes)
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+        if not message.get("more_body"):
+            break
+    return parse_json_object(raw)
+
+
+async def read_json_object(request: Request, limit_bytes: int) -> dict[str, Any]:
+    """`read_json_body` for a Starlette request."""
+    return await read_json_body(request.receive, request.headers, limit_bytes)
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
     if not raw:
         raise BadRequestError("The request body is empty; send a JSON object", code="invalid_body")
     try:

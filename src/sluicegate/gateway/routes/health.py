@@ -11,7 +11,7 @@ from starlette.routing import Route
 from sluicegate.errors import PermissionDeniedError
 from sluicegate.gateway.auth import authenticate
 from sluicegate.gateway.deployment_health import check_deployments
-from sluicegate.gateway.error_responses import error_response
+from sluicegate.gateway.error_responses import JsonAnswer, error_response
 
 
 async def liveliness(request: Request) -> Response:
@@ -24,7 +24,7 @@ async def readiness(request: Request) -> Response:
                          "version": state.version})
 
 
-async def deployments_health(request: Request) -> Response:
+async def deployments_health(request: Request) -> Response | JsonAnswer:
     """One real call per deployment; admin only, since it spends tokens and shows the upstreams."""
     state = request.app.state
     try:

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from sluicegate.errors import NotFoundError
 from sluicegate.gateway.auth import authenticate
-from sluicegate.gateway.error_responses import error_response
+from sluicegate.gateway.error_responses import JsonAnswer, error_response
 from sluicegate.gateway.proxy import GatewayState
 
 
@@ -19,7 +19,7 @@ def _model(name: str, created: int) -> dict[str, object]:
     return {"id": name, "object": "model", "created": created, "owned_by": "sluicegate"}
 
 
-async def list_models(request: Request) -> Response:
+async def list_models(request: Request) -> Response | JsonAnswer:
     state: GatewayState = request.app.state.gateway
     try:
         authenticate(request.headers, state.master_key)
@@ -30,7 +30,7 @@ async def list_models(request: Request) -> Response:
     return Response(orjson.dumps({"object": "list", "data": data}), media_type="application/json")
 
 
-async def get_model(request: Request) -> Response:
+async def get_model(request: Request) -> Response | JsonAnswer:
     state: GatewayState = request.app.state.gateway
     name = request.path_params["model"]
     try:
