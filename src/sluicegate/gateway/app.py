@@ -14,7 +14,7 @@ from sluicegate.gateway.config import GatewayConfig, config_path_from_env, load_
 from sluicegate.gateway.deployments import ModelGroups
 from sluicegate.gateway.hot_path import HotPathApp
 from sluicegate.gateway.proxy import GatewayState
-from sluicegate.gateway.routes import health, llm, metrics, models
+from sluicegate.gateway.routes import anthropic, health, llm, metrics, models
 from sluicegate.observability.metrics import GatewayMetrics
 from sluicegate.settings import Settings
 from sluicegate.transport import pool
@@ -39,7 +39,7 @@ def create_app(config: GatewayConfig) -> HotPathApp:
         yield
         await pool.aclose()  # after the last request has drained
 
-    app = Starlette(routes=[*llm.routes(), *models.routes(), *health.routes(), *metrics.routes()],
+    app = Starlette(routes=[*llm.routes(), *anthropic.routes(), *models.routes(), *health.routes(), *metrics.routes()],
                     lifespan=lifespan)
     app.state.gateway = GatewayState(
         groups=ModelGroups(config.deployments),
