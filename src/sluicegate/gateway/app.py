@@ -13,7 +13,7 @@ from sluicegate import __version__
 from sluicegate.gateway.config import GatewayConfig, config_path_from_env, load_config
 from sluicegate.gateway.deployments import ModelGroups
 from sluicegate.gateway.hot_path import HotPathApp
-from sluicegate.gateway.proxy import GatewayState
+from sluicegate.gateway.pipeline import GatewayState
 from sluicegate.gateway.routes import anthropic, health, llm, metrics, models
 from sluicegate.observability.metrics import GatewayMetrics
 from sluicegate.settings import Settings

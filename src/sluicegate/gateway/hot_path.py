@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sluicegate.gateway.proxy import GatewayState, handle
+from sluicegate.gateway.pipeline import GatewayState
+from sluicegate.gateway.proxy import handle
 from sluicegate.providers.base import CallKind
 
 PATHS: dict[CallKind, str] = {"chat": "/chat/completions", "text_completion": "/completions",

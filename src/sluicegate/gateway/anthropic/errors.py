@@ -10,9 +10,9 @@ import logging
 from typing import Any
 
 import orjson
-from starlette.responses import Response
 
 from sluicegate.errors import APIError, SluicegateError
+from sluicegate.gateway.error_responses import JsonAnswer
 
 log = logging.getLogger("sluicegate.gateway")
 
@@ -52,12 +52,12 @@ def status_and_body(error: BaseException, request_id: str) -> tuple[int, dict[st
     return 500, error_body("api_error", f"Internal error in the gateway (request id {request_id})", request_id)
 
 
-def error_response(error: BaseException, request_id: str) -> Response:
+def error_response(error: BaseException, request_id: str) -> JsonAnswer:
     status, body = status_and_body(error, request_id)
     headers = {"request-id": request_id, "x-request-id": request_id}
     if isinstance(error, APIError):
         headers.update({name: error.headers[name] for name in _FORWARDED if name in error.headers})
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+    return JsonAnswer(status, orjson.dumps(body), headers)
 
 
 def stream_error_event(error: APIError) -> tuple[str, dict[str, Any]]:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from sluicegate.gateway.anthropic import messages
+from sluicegate.gateway.pipeline import Answer
 
 
-async def create_message(request: Request) -> Response:
+async def create_message(request: Request) -> Answer:
     return await messages.create_message(request.app.state.gateway, request)
 
 
-async def count_tokens(request: Request) -> Response:
+async def count_tokens(request: Request) -> Answer:
     return await messages.count_tokens(request.app.state.gateway, request)
 
 

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from sluicegate.errors import NotFoundError
 from sluicegate.gateway.auth import authenticate
 from sluicegate.gateway.error_responses import JsonAnswer, error_response
-from sluicegate.gateway.proxy import GatewayState
+from sluicegate.gateway.pipeline import GatewayState
 
 
 def _model(name: str, created: int) -> dict[str, object]:

@@ -1,0 +1,220 @@
+"""The request pipeline every LLM API of the gateway shares: serve → pick deployments → prepare → send → shape.
+
+An API family (OpenAI's routes in proxy.py, Anthropic's in anthropic/messages.py) parses its own requests and
+supplies a `Dialect` that shapes answers, streams and errors its way; everything else — deployments tried in
+order on retryable failures, usage and cost, LiteLLM's headers, metrics — happens once, here.
+
+Cost per request once warm: one `prepare` (no I/O), one upstream round trip, one JSON dump; no database or
+Redis. Streams are forwarded as they arrive (one write per upstream read); a client that goes away cancels the
+upstream request (closing the stream generator closes the upstream connection).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from starlette.responses import StreamingResponse
+
+from sluicegate.api import open_stream_batches_async, send_async
+from sluicegate.errors import APIError, PermissionDeniedError
+from sluicegate.gateway.auth import Principal
+from sluicegate.gateway.deployments import ModelGroups, Target
+from sluicegate.gateway.error_responses import JsonAnswer
+from sluicegate.mock import mock_chunks, mock_data
+from sluicegate.observability.metrics import GatewayMetrics
+from sluicegate.prepare import Prepared, prepare
+from sluicegate.providers.base import CallKind
+from sluicegate.responses import call_cost
+from sluicegate.settings import Settings
+from sluicegate.transport.retry import is_retryable
+
+# Fields that choose where a call goes, with whose credentials, at what price. Only an admin may set them in
+# a request body: from anyone else, a client-chosen upstream would receive the operator's provider key (SSRF).
+ADMIN_ONLY_FIELDS = frozenset({
+    "api_base", "base_url", "api_key", "api_version", "organization", "project", "azure_ad_token",
+    "azure_ad_token_provider", "custom_llm_provider", "extra_headers", "headers", "input_cost_per_token",
+    "output_cost_per_token", "base_model", "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
+    "aws_region_name", "aws_bedrock_runtime_endpoint", "vertex_project", "vertex_location", "vertex_credentials",
+})
+_UPSTREAM_HEADERS = ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-limit-tokens",
+                     "x-ratelimit-remaining-tokens", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
+Answer = StreamingResponse | JsonAnswer
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayState:
+    """Everything the pipeline needs, built once at start-up."""
+
+    groups: ModelGroups
+    settings: Settings  # litellm_settings applied over the SDK defaults
+    master_key: str | None
+    max_request_bytes: int
+    metrics: GatewayMetrics
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one request came to, for the metrics: filled in as the pipeline learns it."""
+
+    route: str  # the route template, never the client's path (Azure paths carry a client-chosen name)
+    started: float
+    model_group: str | None = None  # only once resolved to a configured group (bounded label values)
+    deployment_id: str | None = None
+    status: int = 200
+    upstream_s: float | None = None
+    ttft_s: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    error: str | None = None
+
+    def record_usage(self, prepared: Prepared, reported_model: str | None, usage: dict[str, Any]) -> float | None:
+        """Tokens and cost of the call; returns the cost in USD (None when the model has no known price)."""
+        cost = call_cost(prepared, reported_model, usage)
+        self.input_tokens = int(usage.get("prompt_tokens") or 0)
+        self.output_tokens = int(usage.get("completion_tokens") or 0)
+        self.cost_usd = float(cost) if cost is not None else None
+        return self.cost_usd
+
+    def finish(self, metrics: GatewayMetrics) -> None:
+        metrics.request_finished(self.route, self.model_group, self.deployment_id, self.status,
+                                 time.perf_counter() - self.started, upstream_s=self.upstream_s,
+                                 ttft_s=self.ttft_s, input_tokens=self.input_tokens,
+                                 output_tokens=self.output_tokens, cost_usd=self.cost_usd, error=self.error)
+
+
+class StreamShaper(Protocol):
+    """Turns one stream's OpenAI chunks into the bytes an API family sends (made fresh per stream)."""
+
+    def feed(self, batch: list[dict[str, Any]]) -> bytes: ...
+
+    def finish(self) -> bytes: ...
+
+    def error(self, error: APIError) -> bytes: ...
+
+
+class Dialect(Protocol):
+    """How an API family shapes what the pipeline produces."""
+
+    def answer(self, data: dict[str, Any]) -> bytes: ...
+
+    def stream(self) -> StreamShaper: ...
+
+    def error_response(self, error: BaseException, request_id: str) -> JsonAnswer: ...
+
+
+async def serve(state: GatewayState, route: str, request_id: str, dialect: Dialect,
+                work: Callable[[Outcome], Awaitable[Answer]]) -> Answer:
+    """Run one request's `work` with the metrics bookkeeping; any failure becomes the dialect's error body."""
+    outcome = Outcome(route, time.perf_counter())
+    state.metrics.request_started()
+    try:
+        response = await work(outcome)
+    except Exception as error:  # the process edge: every failure becomes a JSON error
+        response = dialect.error_response(error, request_id)
+        outcome.status, outcome.error = response.status_code, type(error).__name__
+    if not isinstance(response, StreamingResponse):  # a stream records itself when it ends
+        outcome.finish(state.metrics)
+    return response
+
+
+def refuse_admin_fields(body: dict[str, Any], principal: Principal) -> None:
+    if principal.is_admin:
+        return
+    forbidden = sorted(ADMIN_ONLY_FIELDS.intersection(body))
+    if forbidden:
+        raise PermissionDeniedError(f"Only an admin may set {', '.join(forbidden)} in a request: the gateway's "
+                                    "config chooses upstreams and credentials", param=forbidden[0],
+                                    code="admin_only_field")
+
+
+CallArgs = Callable[[Target], tuple[dict[str, Any], Any]]  # target -> (prepare keywords, chat messages or None)
+
+
+async def call_group(state: GatewayState, kind: CallKind, requested: str, targets: list[Target],
+                     call_args: CallArgs, headers: dict[str, str], outcome: Outcome, dialect: Dialect) -> Answer:
+    """Call the group's deployments in order until one answers; a retryable failure moves on to the next."""
+    outcome.model_group = requested
+    for position, target in enumerate(targets):
+        kwargs, messages = call_args(target)
+        prepared = prepare(kind, target.model, kwargs, messages=messages, settings=state.settings)
+        answer_headers = {**headers, "x-litellm-model-group": requested, "x-litellm-model-id": target.deployment.id}
+        if target.api_base:
+            answer_headers["x-litellm-model-api-base"] = target.api_base
+        outcome.deployment_id = target.deployment.id
+        try:
+            response: Answer
+            if prepared.call.is_stream:
+                response = await _stream(prepared, answer_headers, outcome, state.metrics, dialect.stream())
+            else:
+                response = await _complete(prepared, answer_headers, outcome, dialect)
+        except APIError as error:
+            state.metrics.upstream_call_finished(requested, target.deployment.id, error.status_code or 0,
+                                                 error=type(error).__name__)
+            if position + 1 < len(targets) and is_retryable(error):
+                continue  # the next deployment of the group
+            raise
+        state.metrics.upstream_call_finished(requested, target.deployment.id, 200)
+        return response
+    raise AssertionError("unreachable: targets is never empty")
+
+
+async def _complete(prepared: Prepared, headers: dict[str, str], outcome: Outcome, dialect: Dialect) -> JsonAnswer:
+    sent_at = time.perf_counter()
+    if prepared.mock_response is not None:
+        data, upstream = mock_data(prepared), {}
+    else:
+        sent = await send_async(prepared)
+        data = prepared.adapter.parse_response(prepared.call, sent.status, sent.headers, sent.body)
+        upstream = sent.headers
+    outcome.upstream_s = time.perf_counter() - sent_at
+    if data.get("usage"):
+        cost = outcome.record_usage(prepared, data.get("model"), data["usage"])
+        if cost is not None:
+            headers["x-litellm-response-cost"] = str(cost)
+    headers.update({name: upstream[name] for name in _UPSTREAM_HEADERS if name in upstream})
+    return JsonAnswer(200, dialect.answer(data), headers)
+
+
+async def _stream(prepared: Prepared, headers: dict[str, str], outcome: Outcome, metrics: GatewayMetrics,
+                  shaper: StreamShaper) -> StreamingResponse:
+    if prepared.mock_response is not None:
+        batches: AsyncIterator[list[dict[str, Any]]] = _one_batch(mock_chunks(prepared))
+    else:
+        response, batches = await open_stream_batches_async(prepared)  # errors before the first byte raise here
+        headers.update({name: response.headers[name] for name in _UPSTREAM_HEADERS if name in response.headers})
+    return StreamingResponse(_shaped(prepared, batches, outcome, metrics, shaper), media_type="text/event-stream",
+                             headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"})
+
+
+async def _shaped(prepared: Prepared, batches: AsyncIterator[list[dict[str, Any]]], outcome: Outcome,
+                  metrics: GatewayMetrics, shaper: StreamShaper) -> AsyncIterator[bytes]:
+    """The stream's bytes: one write per batch the provider sent together (a write per event cost ~20%)."""
+    try:
+        async for batch in batches:
+            if outcome.ttft_s is None:
+                outcome.ttft_s = time.perf_counter() - outcome.started
+            usage = batch[-1].get("usage")  # usage rides on the last chunk of a stream
+            if usage:
+                outcome.record_usage(prepared, batch[-1].get("model"), usage)
+            data = shaper.feed(batch)
+            if data:
+                yield data
+        yield shaper.finish()
+    except APIError as error:  # after the first byte the status is sent: the error travels as an event
+        outcome.error = type(error).__name__
+        yield shaper.error(error)
+    except BaseException as error:  # the client went away (cancelled): still recorded, then re-raised
+        outcome.error = type(error).__name__
+        raise
+    finally:
+        outcome.upstream_s = time.perf_counter() - outcome.started
+        await batches.aclose()  # type: ignore[attr-defined]  # a client disconnect cancels the upstream here
+        outcome.finish(metrics)
+
+
+async def _one_batch(chunks: list[dict[str, Any]]) -> AsyncIterator[list[dict[str, Any]]]:
+    yield chunks
