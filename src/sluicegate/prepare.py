@@ -21,7 +21,7 @@ from sluicegate.params import (
 )
 from sluicegate.providers import registry
 from sluicegate.providers.base import Adapter, Call, CallKind, Credentials
-from sluicegate.resolve import resolve_credentials, resolve_model
+from sluicegate.resolve import ResolvedModel, resolve_credentials, resolve_model
 from sluicegate.settings import Settings, defaults
 from sluicegate.transport.base import Timeouts
 
@@ -57,21 +57,27 @@ class Prepared:
 
 
 def prepare(kind: CallKind, model: str, kwargs: dict[str, Any], *, messages: Any = None,
-            settings: Settings | None = None) -> Prepared:
+            settings: Settings | None = None, resolved_as: tuple[ResolvedModel, Credentials] | None = None
+            ) -> Prepared:
+    """`resolved_as` skips resolving the model and credentials: the gateway resolves each deployment once."""
     settings = settings or defaults
     options = {k: v for k, v in kwargs.items() if k in OPTION_NAMES}
     request = {k: v for k, v in kwargs.items() if k not in OPTION_NAMES and k not in _IGNORED}
     if kind == "chat":
         messages = _normalise_messages(messages, model)
-    resolved = resolve_model(model, custom_llm_provider=options.get("custom_llm_provider"),
-                             api_base=options.get("api_base") or options.get("base_url"))
+    resolved = resolved_as[0] if resolved_as else resolve_model(
+        model, custom_llm_provider=options.get("custom_llm_provider"),
+        api_base=options.get("api_base") or options.get("base_url"))
     if kind not in resolved.endpoint.kinds:
         raise BadRequestError(f"{resolved.provider} does not offer {kind.replace('_', ' ')} calls",
                               provider=resolved.provider, model=resolved.model)
     mock = options.get("mock_response")
     if mock is None and resolved.provider == "mock":
         mock = PROVIDER_MOCK
-    credentials = Credentials() if mock is not None else resolve_credentials(resolved, options, settings)
+    if mock is not None:
+        credentials = Credentials()
+    else:
+        credentials = resolved_as[1] if resolved_as else resolve_credentials(resolved, options, settings)
     params = build_params(_PARAMS_TYPE[kind], request)
     call = Call(kind=kind, provider=resolved.provider, model=resolved.model, endpoint=resolved.endpoint,
                 credentials=credentials, params=params, messages=messages or [],

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from starlette.responses import StreamingResponse
@@ -26,7 +26,8 @@ from sluicegate.gateway.error_responses import JsonAnswer
 from sluicegate.mock import mock_chunks, mock_data
 from sluicegate.observability.metrics import GatewayMetrics
 from sluicegate.prepare import Prepared, prepare
-from sluicegate.providers.base import CallKind
+from sluicegate.providers.base import CallKind, Credentials
+from sluicegate.resolve import ResolvedModel, resolve_credentials, resolve_model
 from sluicegate.responses import call_cost
 from sluicegate.settings import Settings
 from sluicegate.transport.retry import is_retryable
@@ -53,6 +54,31 @@ class GatewayState:
     master_key: str | None
     max_request_bytes: int
     metrics: GatewayMetrics
+    resolutions: Resolutions = field(default_factory=lambda: Resolutions())
+
+
+class Resolutions:
+    """Each deployment's resolved model and credentials, computed on first use and kept (they depend only on the
+    config and the environment, both fixed once the gateway runs). Wildcard groups are resolved per request:
+    their model names are the client's, and a cache keyed by them would grow without bound."""
+
+    def __init__(self) -> None:
+        self._by_target: dict[tuple[str, str], tuple[ResolvedModel, Credentials]] = {}
+
+    def get(self, target: Target, settings: Settings) -> tuple[ResolvedModel, Credentials]:
+        key = (target.deployment.id, target.model)
+        found = self._by_target.get(key)
+        if found is None:
+            options = target.options
+            resolved = resolve_model(target.model, custom_llm_provider=options.get("custom_llm_provider"),
+                                     api_base=options.get("api_base") or options.get("base_url"))
+            found = (resolved, resolve_credentials(resolved, options, settings))
+            if not target.deployment.model_name.endswith("*"):
+                self._by_target[key] = found
+        return found
+
+    def __len__(self) -> int:
+        return len(self._by_target)
 
 
 @dataclass(slots=True)
@@ -140,7 +166,11 @@ async def call_group(state: GatewayState, kind: CallKind, requested: str, target
     outcome.model_group = requested
     for position, target in enumerate(targets):
         kwargs, messages = call_args(target)
-        prepared = prepare(kind, target.model, kwargs, messages=messages, settings=state.settings)
+        # A deployment's model and credentials are the same for every request, unless an admin overrides them.
+        resolved_as = None if ADMIN_ONLY_FIELDS.intersection(kwargs.keys() - target.options.keys()) else (
+            state.resolutions.get(target, state.settings))
+        prepared = prepare(kind, target.model, kwargs, messages=messages, settings=state.settings,
+                           resolved_as=resolved_as)
         answer_headers = {**headers, "x-litellm-model-group": requested, "x-litellm-model-id": target.deployment.id}
         if target.api_base:
             answer_headers["x-litellm-model-api-base"] = target.api_base
