@@ -129,18 +129,19 @@ class Dialect(Protocol):
 
     def stream(self) -> StreamShaper: ...
 
-    def error_response(self, error: BaseException, request_id: str) -> JsonAnswer: ...
+
+ErrorRenderer = Callable[[BaseException, str], JsonAnswer]  # (error, request id) -> the API family's error body
 
 
-async def serve(state: GatewayState, route: str, request_id: str, dialect: Dialect,
+async def serve(state: GatewayState, route: str, request_id: str, render_error: ErrorRenderer,
                 work: Callable[[Outcome], Awaitable[Answer]]) -> Answer:
-    """Run one request's `work` with the metrics bookkeeping; any failure becomes the dialect's error body."""
+    """Run one request's `work` with the metrics bookkeeping; any failure becomes the family's error body."""
     outcome = Outcome(route, time.perf_counter())
     state.metrics.request_started()
     try:
         response = await work(outcome)
     except Exception as error:  # the process edge: every failure becomes a JSON error
-        response = dialect.error_response(error, request_id)
+        response = render_error(error, request_id)
         outcome.status, outcome.error = response.status_code, type(error).__name__
     if not isinstance(response, StreamingResponse):  # a stream records itself when it ends
         outcome.finish(state.metrics)

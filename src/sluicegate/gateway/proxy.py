@@ -11,7 +11,7 @@ from starlette.types import Receive
 from sluicegate.errors import APIError, BadRequestError
 from sluicegate.gateway.auth import authenticate
 from sluicegate.gateway.deployments import Target
-from sluicegate.gateway.error_responses import JsonAnswer, error_response
+from sluicegate.gateway.error_responses import error_response
 from sluicegate.gateway.pipeline import Answer, GatewayState, Outcome, call_group, refuse_admin_fields, serve
 from sluicegate.gateway.request_body import read_json_body
 from sluicegate.providers.base import CallKind
@@ -44,9 +44,6 @@ class OpenAIDialect:
 
     def stream(self) -> OpenAIStream:
         return OpenAIStream()
-
-    def error_response(self, error: BaseException, request_id: str) -> JsonAnswer:
-        return error_response(error, request_id)
 
 
 OPENAI = OpenAIDialect()
@@ -82,4 +79,4 @@ async def handle(state: GatewayState, kind: CallKind, headers: dict[str, str], r
         return await call_group(state, kind, requested, targets, call_args,
                                 {"x-request-id": request_id, "x-litellm-call-id": request_id}, outcome, OPENAI)
 
-    return await serve(state, route, request_id, OPENAI, work)
+    return await serve(state, route, request_id, error_response, work)

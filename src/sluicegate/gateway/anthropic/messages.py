@@ -47,31 +47,26 @@ class AnthropicStream:
 
 
 class AnthropicDialect:
+    """Answers as Anthropic messages, for the request they answer."""
+
     __slots__ = ("_chat",)
 
-    def __init__(self, chat: ChatRequest | None = None) -> None:
+    def __init__(self, chat: ChatRequest) -> None:
         self._chat = chat
 
     def answer(self, data: dict[str, Any]) -> bytes:
-        assert self._chat is not None
         return orjson.dumps(to_message(data, self._chat.model, self._chat.stop_sequences))
 
     def stream(self) -> AnthropicStream:
-        assert self._chat is not None
         return AnthropicStream(self._chat)
-
-    def error_response(self, error: BaseException, request_id: str) -> JsonAnswer:
-        return error_response(error, request_id)
 
 
 async def create_message(state: GatewayState, request: Request) -> Answer:
     """Serve one Messages API call, streamed or not."""
     request_id = _request_id(request)
-    dialect = AnthropicDialect()
 
     async def work(outcome: Outcome) -> Answer:
         chat, options, targets = await _read(state, request, for_count=False)
-        dialect._chat = chat
 
         def call_args(target: Target) -> tuple[dict[str, Any], Any]:
             kwargs = {**target.options, **chat.params, **options}
@@ -80,9 +75,10 @@ async def create_message(state: GatewayState, request: Request) -> Answer:
             return kwargs, chat.messages
 
         headers = {"request-id": request_id, "x-request-id": request_id, "x-litellm-call-id": request_id}
-        return await call_group(state, "chat", chat.model, targets, call_args, headers, outcome, dialect)
+        return await call_group(state, "chat", chat.model, targets, call_args, headers, outcome,
+                                AnthropicDialect(chat))
 
-    return await serve(state, "/v1/messages", request_id, dialect, work)
+    return await serve(state, "/v1/messages", request_id, error_response, work)
 
 
 async def count_tokens(state: GatewayState, request: Request) -> Answer:
@@ -97,7 +93,7 @@ async def count_tokens(state: GatewayState, request: Request) -> Answer:
         return JsonAnswer(200, orjson.dumps({"input_tokens": total}),
                           {"request-id": request_id, "x-request-id": request_id})
 
-    return await serve(state, "/v1/messages/count_tokens", request_id, AnthropicDialect(), work)
+    return await serve(state, "/v1/messages/count_tokens", request_id, error_response, work)
 
 
 def _request_id(request: Request) -> str:
