@@ -1,6 +1,7 @@
 """mock_response: deterministic answers with no network, for tests and demos."""
 
 import asyncio
+import json
 
 import pytest
 
@@ -65,3 +66,64 @@ def test_mock_provider_embeddings_are_deterministic_unit_vectors():
     assert [len(d.embedding) for d in first.data] == [8, 8]
     assert first.data[0].embedding == again.data[0].embedding != first.data[1].embedding
     assert abs(sum(v * v for v in first.data[0].embedding) - 1) < 1e-9
+
+
+WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "required": ["city", "unit", "days", "exact", "where", "tags"],
+    "properties": {"city": {"type": "string"}, "unit": {"enum": ["celsius", "fahrenheit"]},
+                   "days": {"type": "integer"}, "exact": {"type": "boolean"}, "note": {"type": "string"},
+                   "where": {"type": "object", "required": ["lat"], "properties": {"lat": {"type": "number"}}},
+                   "tags": {"type": "array", "items": {"type": "string"}}}}}}
+CLOCK = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}
+WEATHER_ARGUMENTS = {"city": "example", "unit": "celsius", "days": 1, "exact": True, "where": {"lat": 1},
+                     "tags": ["example"]}
+
+
+def test_mock_provider_calls_the_first_tool_with_arguments_from_its_schema():
+    response = sluicegate.completion(model="mock/demo", messages=MESSAGES, tools=[WEATHER, CLOCK])
+    choice = response.choices[0]
+    assert (choice.finish_reason, choice.message.content) == ("tool_calls", None)
+    [call] = choice.message.tool_calls
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == WEATHER_ARGUMENTS
+    again = sluicegate.completion(model="mock/demo", messages=MESSAGES, tools=[WEATHER, CLOCK])
+    assert call.id.startswith("call_")
+    assert again.choices[0].message.tool_calls[0].id == call.id
+
+
+def test_mock_provider_calls_the_tool_that_tool_choice_names():
+    response = sluicegate.completion(model="mock/demo", messages=MESSAGES, tools=[WEATHER, CLOCK],
+                                     tool_choice={"type": "function", "function": {"name": "get_time"}})
+    call = response.choices[0].message.tool_calls[0]
+    assert (call.function.name, call.function.arguments) == ("get_time", "{}")
+    with pytest.raises(BadRequestError, match="tool_choice"):
+        sluicegate.completion(model="mock/demo", messages=MESSAGES, tools=[WEATHER],
+                              tool_choice={"type": "function", "function": {"name": "nope"}})
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"tools": [WEATHER], "tool_choice": "none"},
+    {"tools": [WEATHER], "messages": [*MESSAGES, {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}]},
+])
+def test_mock_provider_answers_in_text_when_told_not_to_call_or_after_a_tool_result(kwargs):
+    response = sluicegate.completion(model="mock/demo", **{"messages": MESSAGES, **kwargs})
+    assert response.choices[0].finish_reason == "stop"
+    assert response.choices[0].message.content.startswith("This is a mock answer")
+    assert response.choices[0].message.tool_calls is None
+
+
+@pytest.mark.parametrize("tool", [WEATHER, CLOCK])
+def test_mock_provider_streams_a_tool_call_as_openai_does(tool):
+    expected = sluicegate.completion(model="mock/demo", messages=MESSAGES, tools=[tool]).choices[0].message
+    chunks = list(sluicegate.completion(model="mock/demo", messages=MESSAGES, tools=[tool], stream=True))
+    [head] = chunks[0].choices[0].delta.tool_calls
+    assert (head.index, head.id, head.type) == (0, expected.tool_calls[0].id, "function")
+    assert (head.function.name, head.function.arguments) == (tool["function"]["name"], "")
+    fragments = [c.choices[0].delta.tool_calls[0].function.arguments for c in chunks[1:]
+                 if c.choices and c.choices[0].delta.tool_calls]
+    assert len(fragments) >= 2
+    rebuilt = sluicegate.stream_chunk_builder(chunks).choices[0]
+    assert rebuilt.finish_reason == "tool_calls"
+    assert rebuilt.message.tool_calls == expected.tool_calls

@@ -1,4 +1,4 @@
-"""The `sluicegate` command: `serve` runs the gateway.
+"""The `sluicegate` command: `serve` runs the gateway; `demo` shows it working, in a few seconds.
 
 The gateway's modules are imported only once a command needs them, so `sluicegate --help` stays instant and an
 SDK-only install (without the `gateway` extra) still answers it.
@@ -32,9 +32,16 @@ def main(argv: list[str] | None = None) -> int:
                        help="start even if the config sets LiteLLM settings sluicegate does not implement "
                             "yet (they are ignored, with a warning each)")
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    demo = commands.add_parser("demo", help="a 30-second tour: start the gateway on its defaults (the mock/ "
+                                            "provider: no key, no network), send it each kind of call, stop it")
+    demo.add_argument("--port", type=int, help="default: a free port on 127.0.0.1")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args, sys.stderr)
+    if args.command == "demo":
+        from sluicegate.demo import run_demo
+
+        return run_demo(args.port, sys.stdout)
     return 2
 
 
