@@ -2,7 +2,7 @@
 
 Reads LiteLLM's layout unchanged: model_list, litellm_settings, router_settings, general_settings,
 environment_variables and include. It applies nothing: the server sets `environment` and builds the groups.
-Which keys are honoured lives in `config_keys.py`.
+Which keys are honoured lives in `config_keys.py`; reading the YAML (file:line marks, include:) in `config_yaml.py`.
 """
 
 from __future__ import annotations
@@ -12,25 +12,19 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NoReturn
-
-import yaml
-from yaml.constructor import ConstructorError, SafeConstructor
 
 from sluicegate.errors import BadRequestError, ConfigError
 from sluicegate.gateway import config_keys
 from sluicegate.gateway.config_keys import Support
+from sluicegate.gateway.config_yaml import Doc, KeyPath, apply_includes, dotted, located, read_yaml
 from sluicegate.providers import registry
 from sluicegate.resolve import resolve_model
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser when PyYAML was built with libyaml
-_MERGE_TAG = "tag:yaml.org,2002:merge"
 _ENV_PREFIX = "os.environ/"
 _DEFAULT_MAX_REQUEST_SIZE_MB = 32.0
 _EMBEDDED = "<embedded defaults>"
-
-KeyPath = tuple[str | int, ...]
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -83,9 +77,9 @@ def load_config(path: str | os.PathLike[str] | None, *, environ: Mapping[str, st
     if path is None:
         return _embedded_defaults(env)
     file = os.fspath(path)
-    doc = _read_yaml(file)
+    doc = read_yaml(file)
     warnings: list[str] = []
-    _apply_includes(doc, file, warnings)
+    apply_includes(doc, file, warnings)
     return _Builder(doc, env, allow_unsupported, warnings).build(file)
 
 
@@ -118,145 +112,6 @@ def redact(value: Any) -> Any:
 
 def _masked(value: str | None) -> str | None:
     return None if value is None else "***"
-
-
-def _located(mark: tuple[str, int]) -> str:
-    return f"{mark[0]}:{mark[1]}"
-
-
-def _dotted(path: KeyPath) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
-
-
-@dataclass(slots=True)
-class _Doc:
-    """A YAML file as plain values, plus the file:line of every key and list item."""
-
-    value: dict[str, Any]
-    marks: dict[KeyPath, tuple[str, int]] = field(default_factory=dict)
-
-
-class _Reader:
-    """Composes YAML to nodes (to keep line numbers), then builds plain Python values from them."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.marks: dict[KeyPath, tuple[str, int]] = {}
-        self._constructor = SafeConstructor()
-
-    def convert(self, node: yaml.Node, at: KeyPath) -> Any:
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, at)
-        if isinstance(node, yaml.SequenceNode):
-            items = []
-            for index, item in enumerate(node.value):
-                self.marks[(*at, index)] = (self.file, item.start_mark.line + 1)
-                items.append(self.convert(item, (*at, index)))
-            return items
-        return self._constructor.construct_object(node)
-
-    def _mapping(self, node: yaml.MappingNode, at: KeyPath) -> dict[str, Any]:
-        seen: set[str] = set()
-        for key_node, _ in node.value:  # duplicates among the keys written here; `<<:` merges may be overridden
-            if key_node.tag != _MERGE_TAG:
-                key = self._key(key_node, at)
-                if key in seen:
-                    self._fail(key_node, f"{_dotted((*at, key))}: duplicate key (YAML would keep only the last)")
-                seen.add(key)
-        try:
-            self._constructor.flatten_mapping(node)  # resolves `<<: *anchor` merge keys in place
-        except ConstructorError as exc:
-            self._fail(exc.problem_mark or node.start_mark, f"{_dotted(at) or 'top level'}: {exc.problem}")
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = self._key(key_node, at)
-            self.marks[(*at, key)] = (self.file, key_node.start_mark.line + 1)
-            out[key] = self.convert(value_node, (*at, key))
-        return out
-
-    def _key(self, node: yaml.Node, at: KeyPath) -> str:
-        if not isinstance(node, yaml.ScalarNode):
-            self._fail(node, f"{_dotted(at) or 'top level'}: a key must be a plain name")
-        key = self._constructor.construct_object(node)
-        if key is None:
-            self._fail(node, f"{_dotted(at) or 'top level'}: a key is empty")
-        return str(key)
-
-    def _fail(self, where: yaml.Node | yaml.Mark, reason: str) -> NoReturn:
-        mark = where.start_mark if isinstance(where, yaml.Node) else where
-        raise ConfigError(reason, file=self.file, line=mark.line + 1)
-
-
-def _read_yaml(file: str) -> _Doc:
-    try:
-        with open(file, encoding="utf-8") as stream:
-            text = stream.read()
-    except FileNotFoundError:
-        raise ConfigError("config file not found", file=file) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the config file ({type(exc).__name__})", file=file) from None
-    try:
-        node = yaml.compose(text, Loader=_LOADER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise ConfigError(f"invalid YAML: {exc.problem or exc.context}", file=file,
-                          line=mark.line + 1 if mark else None) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML ({type(exc).__name__})", file=file) from None
-    if node is None:
-        raise ConfigError("the file is empty; expected model_list, litellm_settings, general_settings …", file=file)
-    if not isinstance(node, yaml.MappingNode):
-        raise ConfigError("expected a mapping at the top (model_list: …, general_settings: …)", file=file,
-                          line=node.start_mark.line + 1)
-    reader = _Reader(file)
-    value = reader.convert(node, ())
-    return _Doc(value, reader.marks)
-
-
-def _apply_includes(doc: _Doc, file: str, warnings: list[str]) -> None:
-    """Merge `include:` files as LiteLLM does: lists (model_list) are extended, any other key is replaced."""
-    if "include" not in doc.value:
-        return
-    names = doc.value.pop("include")
-    line = doc.marks[("include",)][1]
-    if names is None:
-        return
-    if isinstance(names, str):
-        names = [names]
-    if not isinstance(names, list) or not all(isinstance(name, str) and name for name in names):
-        raise ConfigError("include: expected a file name or a list of file names", file=file, line=line)
-    base = os.path.dirname(file)
-    for index, name in enumerate(names):
-        included = os.path.join(base, name)
-        if not os.path.isfile(included):
-            line = doc.marks.get(("include", index), (file, line))[1]
-            raise ConfigError(f"include[{index}]: file not found: {included}", file=file, line=line)
-        _merge_included(doc, _read_yaml(included), included, file, warnings)
-
-
-def _merge_included(doc: _Doc, other: _Doc, included: str, file: str, warnings: list[str]) -> None:
-    for key, value in other.value.items():
-        where = _located(other.marks[(key,)])
-        if key == "include":  # LiteLLM reads include only from the main file
-            warnings.append(f"{where}: include inside an included file is ignored")
-            continue
-        mine = doc.value.get(key)
-        if isinstance(mine, list) and isinstance(value, list):
-            offset = len(mine)
-            mine.extend(value)
-            moved = {(key, path[1] + offset, *path[2:]): mark for path, mark in other.marks.items()
-                     if path[0] == key and len(path) > 1 and isinstance(path[1], int)}
-            doc.marks.update(moved)
-            continue
-        if key in doc.value:
-            warnings.append(f"{where}: {key} from {included} replaces the one in {file} "
-                            "(an include only extends lists, as in LiteLLM)")
-        doc.value[key] = value
-        doc.marks = {path: mark for path, mark in doc.marks.items() if path[0] != key}
-        doc.marks.update({path: mark for path, mark in other.marks.items() if path[0] == key})
 
 
 class _Invalid(Exception):
@@ -398,7 +253,7 @@ def _check_for(section: str, key: str) -> Callable[[Any], Any] | None:
 class _Builder:
     """Walks the loaded file once, top to bottom; the first problem raises."""
 
-    def __init__(self, doc: _Doc, environ: Mapping[str, str], allow_unsupported: bool,
+    def __init__(self, doc: Doc, environ: Mapping[str, str], allow_unsupported: bool,
                  warnings: list[str]) -> None:
         self.doc = doc
         self.env: Mapping[str, str] = environ
@@ -439,20 +294,20 @@ class _Builder:
 
     def _fail(self, path: KeyPath, reason: str) -> NoReturn:
         file, line = self._where(path)
-        raise ConfigError(f"{_dotted(path)}: {reason}", file=file, line=line)
+        raise ConfigError(f"{dotted(path)}: {reason}", file=file, line=line)
 
     def _warn(self, path: KeyPath, message: str) -> None:
-        self.warnings.append(f"{_located(self._where(path))}: {message}")
+        self.warnings.append(f"{located(self._where(path))}: {message}")
 
     def _is_kept(self, section: str, path: KeyPath) -> bool:
         """Classify one key: keep it, or warn (unknown, or unsupported but allowed) and drop it, or fail."""
         key = str(path[-1])
         status = config_keys.support(section, key)
         if status is None:
-            self._warn(path, f"unknown key {_dotted(path)} (not a LiteLLM or sluicegate setting; ignored)")
+            self._warn(path, f"unknown key {dotted(path)} (not a LiteLLM or sluicegate setting; ignored)")
             return False
         if status is Support.UNSUPPORTED:
-            what = f"{_dotted(path)} is a LiteLLM setting that sluicegate does not implement yet"
+            what = f"{dotted(path)} is a LiteLLM setting that sluicegate does not implement yet"
             if not self.allow_unsupported:
                 file, line = self._where(path)
                 raise ConfigError(f"{what}; remove it or start with --allow-unsupported to ignore it",
@@ -559,7 +414,7 @@ class _Builder:
                 model_info = self._settings("model_info", value, path)
         return Deployment(model_name=name, params=params, model_info=model_info,
                           id=self._deployment_id(name, params, model_info, index, taken),
-                          source=_located(self._where(at)))
+                          source=located(self._where(at)))
 
     def _check_provider(self, params: dict[str, Any], path: KeyPath) -> None:
         model = params["model"]
