@@ -1,28 +1,21 @@
 """The SDK's calls: completion / acompletion, embedding / aembedding, text_completion / atext_completion.
 
-Each call is: prepare (resolve the model, type the parameters, resolve credentials) → the adapter builds the
-HTTP request → the pooled transport sends it, retrying what is worth retrying → the adapter parses the answer
-→ the public response object, with cost attached. Sync and async share everything but the waiting.
+Each call is: prepare (resolve the model, type the parameters, resolve credentials) → engine.py sends it
+(request built by the adapter, pooled transport, retries) → the adapter parses the answer → the public response
+object, with cost attached (this module's part).
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
-from typing import Any, Literal, TypedDict, TypeVar, Unpack
+from collections.abc import Callable
+from typing import Any, Literal, TypedDict, Unpack
 
-from sluicegate.errors import APIError
-from sluicegate.mock import MockStream, mock_chunks, mock_data
+from sluicegate.engine import open_stream_async, open_stream_sync, send_async, send_sync
+from sluicegate.mock import mock_chunks, mock_data
 from sluicegate.prepare import Prepared, prepare
-from sluicegate.providers.base import Credentials, HttpRequest
 from sluicegate.responses import build_response, hidden_params
-from sluicegate.streaming import AsyncStream, SyncStream, chunk_batches, chunk_dicts_sync, flatten
-from sluicegate.transport import pool
-from sluicegate.transport.base import AsyncStreamResponse, HttpResponse, SyncStreamResponse
-from sluicegate.transport.retry import is_retryable, retry_delay_s
+from sluicegate.streaming import AsyncStream, MockStream, SyncStream
+from sluicegate.transport.base import HttpResponse
 from sluicegate.types.chat import ChatCompletion
 from sluicegate.types.chunks import ChatCompletionChunk
 from sluicegate.types.completions import TextCompletionResponse
@@ -138,20 +131,10 @@ async def atext_completion(model: str, prompt: Any = None, **kwargs: Unpack[Text
 def _run_sync(prepared: Prepared) -> Any:
     if prepared.mock_response is not None:
         return _mocked(prepared)
-    if prepared.token_provider is not None:
-        token = prepared.token_provider()
-        if inspect.isawaitable(token):
-            raise TypeError("azure_ad_token_provider returned an awaitable: use acompletion() for async providers")
-        _set_token(prepared, token)
-    request = prepared.adapter.build_request(prepared.call)
-    transport = pool.sync_transport()
     if prepared.call.is_stream:
-        response: SyncStreamResponse = _with_retries_sync(prepared, lambda: _open_sync(prepared, request))
-        chunks = chunk_dicts_sync(response, prepared.adapter.stream_parser(prepared.call), _annotator(prepared))
+        response, chunks = open_stream_sync(prepared)
         return SyncStream(chunks, _chunk_type(prepared), _usage_hook(prepared, response.headers), response.headers)
-    sent: HttpResponse = _with_retries_sync(prepared, lambda: _checked(prepared, transport.send(
-        request, prepared.timeouts)))
-    return _parsed(prepared, sent)
+    return _parsed(prepared, send_sync(prepared))
 
 
 async def _run_async(prepared: Prepared) -> Any:
@@ -160,123 +143,12 @@ async def _run_async(prepared: Prepared) -> Any:
     if prepared.call.is_stream:
         response, chunks = await open_stream_async(prepared)
         return AsyncStream(chunks, _chunk_type(prepared), _usage_hook(prepared, response.headers), response.headers)
-    sent = await send_async(prepared)
-    return _parsed(prepared, sent)
-
-
-async def send_async(prepared: Prepared) -> HttpResponse:
-    """Send a prepared non-stream call, with retries; the raw answer (the gateway parses it itself)."""
-    await _fetch_token(prepared)
-    request = prepared.adapter.build_request(prepared.call)
-    transport = await pool.async_transport()
-
-    async def send() -> HttpResponse:
-        return _checked(prepared, await transport.send(request, prepared.timeouts))
-
-    return await _with_retries_async(prepared, send)
-
-
-async def open_stream_async(prepared: Prepared) -> tuple[AsyncStreamResponse, AsyncIterator[dict[str, Any]]]:
-    """Open a prepared stream, with retries before the first byte; its response and its chunk dicts."""
-    response, batches = await open_stream_batches_async(prepared)
-    return response, flatten(batches)
-
-
-async def open_stream_batches_async(prepared: Prepared
-                                    ) -> tuple[AsyncStreamResponse, AsyncIterator[list[dict[str, Any]]]]:
-    """`open_stream_async`, with the chunks in batches: all that one read from the provider completed."""
-    await _fetch_token(prepared)
-    request = prepared.adapter.build_request(prepared.call)
-    transport = await pool.async_transport()
-
-    async def open_stream() -> AsyncStreamResponse:
-        stream = await transport.open_stream(request, prepared.timeouts)
-        if stream.status >= 400:
-            body = await stream.aread()
-            raise prepared.adapter.map_error(prepared.call, stream.status, stream.headers, body)
-        return stream
-
-    response = await _with_retries_async(prepared, open_stream)
-    return response, chunk_batches(response, prepared.adapter.stream_parser(prepared.call), _annotator(prepared))
-
-
-async def _fetch_token(prepared: Prepared) -> None:
-    if prepared.token_provider is not None:
-        token = prepared.token_provider()
-        _set_token(prepared, await token if inspect.isawaitable(token) else token)
-
-
-T = TypeVar("T")
-
-
-def _with_retries_sync(prepared: Prepared, attempt: Callable[[], T]) -> T:
-    tries = 0
-    while True:
-        try:
-            return attempt()
-        except APIError as error:
-            _annotate(prepared, error)
-            if tries >= prepared.num_retries or not is_retryable(error):
-                raise
-            tries += 1
-            time.sleep(_delay(prepared, tries, error))
-
-
-async def _with_retries_async(prepared: Prepared, attempt: Callable[[], Any]) -> Any:
-    tries = 0
-    while True:
-        try:
-            return await attempt()
-        except APIError as error:
-            _annotate(prepared, error)
-            if tries >= prepared.num_retries or not is_retryable(error):
-                raise
-            tries += 1
-            await asyncio.sleep(_delay(prepared, tries, error))
-
-
-def _delay(prepared: Prepared, tries: int, error: APIError) -> float:
-    settings = prepared.settings
-    return retry_delay_s(tries, error, initial_s=settings.retry_initial_delay_s, max_s=settings.retry_max_delay_s)
-
-
-def _open_sync(prepared: Prepared, request: HttpRequest) -> SyncStreamResponse:
-    stream = pool.sync_transport().open_stream(request, prepared.timeouts)
-    if stream.status >= 400:
-        body = stream.read()
-        raise prepared.adapter.map_error(prepared.call, stream.status, stream.headers, body)
-    return stream
-
-
-def _checked(prepared: Prepared, response: HttpResponse) -> HttpResponse:
-    if response.status >= 400:
-        raise prepared.adapter.map_error(prepared.call, response.status, response.headers, response.body)
-    return response
+    return _parsed(prepared, await send_async(prepared))
 
 
 def _parsed(prepared: Prepared, response: HttpResponse) -> Any:
     data = prepared.adapter.parse_response(prepared.call, response.status, response.headers, response.body)
     return build_response(prepared, data, response.headers)
-
-
-def _annotate(prepared: Prepared, error: APIError) -> APIError:
-    error.provider = error.provider or prepared.call.provider
-    error.model = error.model or prepared.call.model
-    _redact(error, prepared.call.credentials)
-    return error
-
-
-def _redact(error: APIError, credentials: Credentials) -> None:
-    """An upstream that echoes the caller's key in its error must not put it in our exception."""
-    for secret in (credentials.api_key, credentials.azure_ad_token):
-        if secret and len(secret) >= 8 and secret in error.message:
-            error.message = error.message.replace(secret, secret[:3] + "…" + secret[-4:])
-            error.args = (error.message,)
-            error.body = None  # the parsed body holds the same text
-
-
-def _annotator(prepared: Prepared) -> Callable[[APIError], APIError]:
-    return lambda error: _annotate(prepared, error)
 
 
 def _usage_hook(prepared: Prepared, headers: dict[str, str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -285,13 +157,6 @@ def _usage_hook(prepared: Prepared, headers: dict[str, str]) -> Callable[[dict[s
 
 def _chunk_type(prepared: Prepared) -> type[ChatCompletionChunk] | type[TextCompletionResponse]:
     return TextCompletionResponse if prepared.call.kind == "text_completion" else ChatCompletionChunk
-
-
-def _set_token(prepared: Prepared, token: Any) -> None:
-    if not isinstance(token, str) or not token:
-        raise TypeError("azure_ad_token_provider must return a non-empty token string")
-    call = prepared.call
-    call.credentials = replace(call.credentials, azure_ad_token=token)
 
 
 def _mocked(prepared: Prepared) -> Any:

@@ -28,14 +28,11 @@ import math
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from sluicegate.catalog.tokens import token_counter
 from sluicegate.errors import APIError, BadRequestError
 from sluicegate.prepare import PROVIDER_MOCK, Prepared
-from sluicegate.types.chunks import ChatCompletionChunk
-from sluicegate.types.completions import TextCompletionResponse
 
 
 def mock_data(prepared: Prepared) -> dict[str, Any]:
@@ -222,32 +219,3 @@ def _unit_vector(text: str, dimensions: int) -> list[float]:
     values = values[:dimensions]
     norm = math.sqrt(sum(v * v for v in values)) or 1.0
     return [v / norm for v in values]
-
-
-class MockStream:
-    """A mocked stream: iterate it with `for` or `async for`, like a real one."""
-
-    def __init__(self, chunks: list[dict[str, Any]], hidden: dict[str, Any]) -> None:
-        chunk_type = TextCompletionResponse if chunks and chunks[0]["object"] == "text_completion" else (
-            ChatCompletionChunk)
-        self._chunks = [chunk_type.model_validate(c) for c in chunks]
-        if self._chunks:
-            self._chunks[-1]._hidden_params.update(hidden)
-        self.response_headers: dict[str, str] = {}
-        self.usage = next((c["usage"] for c in chunks if c.get("usage")), None)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._chunks)
-
-    async def _aiter(self) -> AsyncIterator[Any]:
-        for chunk in self._chunks:
-            yield chunk
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._aiter()
-
-    def close(self) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        return None

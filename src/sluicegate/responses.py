@@ -8,13 +8,10 @@ headers). The cost never fails a call: an unknown model costs None, not an excep
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
-from sluicegate.catalog.cost import usage_cost
-from sluicegate.catalog.lookup import ModelInfo, find_model
-from sluicegate.errors import NotFoundError
 from sluicegate.prepare import Prepared
+from sluicegate.pricing import call_cost
 from sluicegate.types.chat import ChatCompletion
 from sluicegate.types.completions import TextCompletionResponse
 from sluicegate.types.embeddings import EmbeddingResponse
@@ -47,35 +44,3 @@ def hidden_params(prepared: Prepared, reported_model: str | None, usage: Mapping
         "metadata": prepared.metadata,
         "dropped_params": prepared.dropped_params,
     }
-
-
-def priced_model(prepared: Prepared, reported_model: str | None) -> ModelInfo | None:
-    """The catalog entry to price this call by. An Azure deployment name is no model name, so for Azure the
-    model the response reports (or the caller's `base_model`) comes first."""
-    call = prepared.call
-    candidates = [prepared.base_model, call.model, reported_model]
-    if call.provider == "azure":
-        candidates = [prepared.base_model, reported_model, call.model]
-    for name in candidates:
-        if name:
-            info = find_model(name, call.provider)
-            if info is not None:
-                return info
-    return None
-
-
-def call_cost(prepared: Prepared, reported_model: str | None, usage: Mapping[str, Any]) -> Decimal | None:
-    """USD cost of the call from its usage; per-call prices (input/output_cost_per_token) win over the catalog."""
-    prices = prepared.prices
-    if prices:
-        prompt = Decimal(int(usage.get("prompt_tokens") or 0))
-        completion = Decimal(int(usage.get("completion_tokens") or 0))
-        return (prompt * prices.get("input_cost_per_token", Decimal(0))
-                + completion * prices.get("output_cost_per_token", Decimal(0)))
-    info = priced_model(prepared, reported_model)
-    if info is None:
-        return None
-    try:
-        return usage_cost(info, usage)
-    except NotFoundError:  # a catalogued model without a published price (e.g. NVIDIA NIM's)
-        return None

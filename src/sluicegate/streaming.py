@@ -1,4 +1,4 @@
-"""Streams as callers iterate them (sync and async), and `stream_chunk_builder` to rebuild a full answer.
+"""Streams as SDK callers iterate them (sync, async, mocked), and `stream_chunk_builder` to rebuild a full answer.
 
 A stream is opened before the call returns, so an error status (bad key, rate limit) raises at the call and can
 be retried; after that, chunks are decoded and yielded as the bytes arrive. Leaving a stream early (break,
@@ -10,80 +10,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from sluicegate.errors import APIError
-from sluicegate.providers.base import StreamParser
-from sluicegate.transport.base import AsyncStreamResponse, SyncStreamResponse
-from sluicegate.transport.sse import SseDecoder
 from sluicegate.types.chat import ChatCompletion
 from sluicegate.types.chunks import ChatCompletionChunk
 from sluicegate.types.completions import TextCompletionResponse
-
-
-def chunk_batches(response: AsyncStreamResponse, parser: StreamParser,
-                  annotate: Callable[[APIError], APIError]) -> AsyncIterator[list[dict[str, Any]]]:
-    """The stream's OpenAI chunk dicts, in batches: all that one read from the provider completed.
-
-    The gateway writes a batch to its client in one go (one write per read, not per event: nothing waits
-    longer, and the per-write cost is paid once). Chunks decoded before an error event come out before the error
-    is raised; the connection is closed when the generator ends, fails or is closed early.
-    """
-
-    async def generate() -> AsyncIterator[list[dict[str, Any]]]:
-        decoder = SseDecoder()
-        batch: list[dict[str, Any]] = []
-        try:
-            # Read to the end even after the provider's done marker, so the connection returns to the pool.
-            async for data in response.aiter_bytes():
-                for event in decoder.feed(data):
-                    batch += parser.feed(event)
-                if batch:
-                    yield batch
-                    batch = []
-            for event in decoder.flush():
-                batch += parser.feed(event)
-            batch += parser.finish()
-            if batch:
-                yield batch
-        except APIError as error:
-            if batch:
-                yield batch
-            raise annotate(error) from None
-        finally:
-            await response.aclose()
-
-    return generate()
-
-
-def flatten(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[dict[str, Any]]:
-    """Chunk batches one chunk at a time (closing it closes the stream)."""
-
-    async def generate() -> AsyncIterator[dict[str, Any]]:
-        try:
-            async for batch in batches:
-                for chunk in batch:
-                    yield chunk
-        finally:
-            await batches.aclose()  # type: ignore[attr-defined]  # an async generator
-
-    return generate()
-
-
-def chunk_dicts_sync(response: SyncStreamResponse, parser: StreamParser,
-                     annotate: Callable[[APIError], APIError]) -> Iterator[dict[str, Any]]:
-    """The stream's OpenAI chunk dicts one by one, for the sync transport."""
-    decoder = SseDecoder()
-    try:
-        for data in response.iter_bytes():
-            for event in decoder.feed(data):
-                yield from parser.feed(event)
-        for event in decoder.flush():
-            yield from parser.feed(event)
-        yield from parser.finish()
-    except APIError as error:
-        raise annotate(error) from None
-    finally:
-        response.close()
-
 
 ChunkType = type[ChatCompletionChunk] | type[TextCompletionResponse]
 UsageHook = Callable[[dict[str, Any]], dict[str, Any]]  # usage -> hidden params (cost …) for its chunk
@@ -154,6 +83,35 @@ class SyncStream:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class MockStream:
+    """A mocked stream: iterate it with `for` or `async for`, like a real one."""
+
+    def __init__(self, chunks: list[dict[str, Any]], hidden: dict[str, Any]) -> None:
+        chunk_type = TextCompletionResponse if chunks and chunks[0]["object"] == "text_completion" else (
+            ChatCompletionChunk)
+        self._chunks = [chunk_type.model_validate(c) for c in chunks]
+        if self._chunks:
+            self._chunks[-1]._hidden_params.update(hidden)
+        self.response_headers: dict[str, str] = {}
+        self.usage = next((c["usage"] for c in chunks if c.get("usage")), None)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._chunks)
+
+    async def _aiter(self) -> AsyncIterator[Any]:
+        for chunk in self._chunks:
+            yield chunk
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._aiter()
+
+    def close(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
 
 
 def _read(obj: Any, key: str, default: Any = None) -> Any:

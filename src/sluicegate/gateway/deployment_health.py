@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sluicegate.api import send_async
 from sluicegate.catalog.lookup import find_model
+from sluicegate.engine import send_async
 from sluicegate.errors import APIError, SluicegateError
 from sluicegate.gateway.config import Deployment
 from sluicegate.gateway.deployments import ModelGroups, Target

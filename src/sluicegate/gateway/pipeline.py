@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from starlette.responses import StreamingResponse
 
-from sluicegate.api import open_stream_batches_async, send_async
+from sluicegate.engine import open_stream_batches_async, send_async
 from sluicegate.errors import APIError, PermissionDeniedError
 from sluicegate.gateway.auth import Principal
 from sluicegate.gateway.deployments import ModelGroups, Target
@@ -26,9 +26,9 @@ from sluicegate.gateway.error_responses import JsonAnswer
 from sluicegate.mock import mock_chunks, mock_data
 from sluicegate.observability.metrics import GatewayMetrics
 from sluicegate.prepare import Prepared, prepare
+from sluicegate.pricing import call_cost
 from sluicegate.providers.base import CallKind, Credentials
 from sluicegate.resolve import ResolvedModel, resolve_credentials, resolve_model
-from sluicegate.responses import call_cost
 from sluicegate.settings import Settings
 from sluicegate.transport.retry import is_retryable
 
