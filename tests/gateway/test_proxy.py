@@ -184,3 +184,15 @@ def test_deep_health_probes_each_deployment_for_the_admin_only(gateway, openai_s
 def test_liveliness_and_readiness_need_no_key(gateway):
     assert httpx.get(gateway.url + "/health/liveliness").text == "I'm alive!"
     assert httpx.get(gateway.url + "/health/readiness").json()["status"] == "healthy"
+
+
+def test_an_admin_override_of_a_field_the_deployment_sets_is_honoured(gateway, openai_sim):
+    dead = "http://127.0.0.1:9/v1"  # the deployment's own api_base is the simulator; the admin points elsewhere
+    answer = httpx.post(gateway.url + "/v1/chat/completions", headers={"x-api-key": MASTER_KEY},
+                        json={"model": "gpt-4o-mini", "messages": MESSAGES, "api_base": dead})
+    assert answer.status_code >= 500
+    assert answer.json()["error"]["type"] == "api_connection_error"
+    assert openai_sim.requests == []
+    ok = httpx.post(gateway.url + "/v1/chat/completions", headers={"x-api-key": MASTER_KEY},
+                    json={"model": "gpt-4o-mini", "messages": MESSAGES})
+    assert ok.status_code == 200  # the cached resolution is untouched by the override

@@ -168,8 +168,8 @@ async def call_group(state: GatewayState, kind: CallKind, requested: str, target
     for position, target in enumerate(targets):
         kwargs, messages = call_args(target)
         # A deployment's model and credentials are the same for every request, unless an admin overrides them.
-        resolved_as = None if ADMIN_ONLY_FIELDS.intersection(kwargs.keys() - target.options.keys()) else (
-            state.resolutions.get(target, state.settings))
+        overridden = any(kwargs[name] != target.options.get(name) for name in ADMIN_ONLY_FIELDS.intersection(kwargs))
+        resolved_as = None if overridden else state.resolutions.get(target, state.settings)
         prepared = prepare(kind, target.model, kwargs, messages=messages, settings=state.settings,
                            resolved_as=resolved_as)
         answer_headers = {**headers, "x-litellm-model-group": requested, "x-litellm-model-id": target.deployment.id}
