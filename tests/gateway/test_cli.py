@@ -46,7 +46,7 @@ def test_open_gateway_refuses_client_chosen_upstreams(tmp_path, openai_sim):
                              env={"SIM_OPENAI_KEY": PROVIDER_KEY}).wait_ready()
     try:
         for field, value in (("api_base", "http://127.0.0.1:9/v1"), ("api_key", "sk-mine"),
-                             ("extra_headers", {"x": "y"})):
+                             ("extra_headers", {"x": "y"}), ("num_retries", 1000)):
             answer = httpx.post(gateway.url + "/v1/chat/completions",
                                 json={"model": "gpt-4o-mini", "messages": MESSAGES, field: value})
             assert answer.status_code == 403, answer.text

@@ -32,9 +32,11 @@ from sluicegate.resolve import ResolvedModel, resolve_credentials, resolve_model
 from sluicegate.settings import Settings
 from sluicegate.transport.retry import is_retryable
 
-# Fields that choose where a call goes, with whose credentials, at what price. Only an admin may set them in
-# a request body: from anyone else, a client-chosen upstream would receive the operator's provider key (SSRF).
+# Fields that choose where a call goes, with whose credentials, at what price, and how hard it hits the upstream.
+# Only an admin may set them in a request body: from anyone else, a client-chosen upstream would receive the
+# operator's provider key (SSRF), and a client-chosen retry count would turn one request into many upstream calls.
 ADMIN_ONLY_FIELDS = frozenset({
+    "num_retries", "max_retries",
     "api_base", "base_url", "api_key", "api_version", "organization", "project", "azure_ad_token",
     "azure_ad_token_provider", "custom_llm_provider", "extra_headers", "headers", "input_cost_per_token",
     "output_cost_per_token", "base_model", "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
