@@ -12,15 +12,14 @@ from typing import Any
 
 from sluicegate.prepare import Prepared
 from sluicegate.pricing import call_cost
+from sluicegate.transport.retry import RATE_LIMIT_HEADERS
 from sluicegate.types.chat import ChatCompletion
 from sluicegate.types.completions import TextCompletionResponse
 from sluicegate.types.embeddings import EmbeddingResponse
 
 _RESPONSE_TYPES: dict[str, type[ChatCompletion] | type[EmbeddingResponse] | type[TextCompletionResponse]] = {
     "chat": ChatCompletion, "embedding": EmbeddingResponse, "text_completion": TextCompletionResponse}
-_PASSED_HEADERS = ("x-request-id", "openai-processing-ms", "x-ratelimit-limit-requests",
-                   "x-ratelimit-remaining-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens",
-                   "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "retry-after")
+_PASSED_HEADERS = ("x-request-id", "openai-processing-ms", *RATE_LIMIT_HEADERS, "retry-after")
 
 
 def build_response(prepared: Prepared, data: dict[str, Any], headers: Mapping[str, str]) -> Any:

@@ -16,7 +16,6 @@ from sluicegate.errors import AuthenticationError
 @dataclass(frozen=True, slots=True)
 class Principal:
     is_admin: bool  # may override upstream URLs and credentials in a request body
-    key_hint: str | None = None  # the last characters of the key presented, for logs; never the key
 
 
 ANONYMOUS = Principal(is_admin=False)
@@ -42,4 +41,4 @@ def authenticate(headers: Mapping[str, str], master_key: str | None) -> Principa
                                   "(or the x-api-key / api-key header)", code="missing_api_key")
     if not hmac.compare_digest(key.encode(), master_key.encode()):
         raise AuthenticationError(f"Invalid API key ending in …{key[-4:]}", code="invalid_api_key")
-    return Principal(is_admin=True, key_hint=key[-4:])
+    return Principal(is_admin=True)

@@ -69,6 +69,3 @@ class ModelGroups:
     def names(self) -> list[str]:
         """Public model names, exact ones then wildcard patterns, in config order."""
         return [*self._exact, *(prefix + "*" for prefix, _, _ in self._wildcards)]
-
-    def has_exact(self, name: str) -> bool:
-        return name in self._exact

@@ -12,9 +12,9 @@ from sluicegate.errors import APIError, SluicegateError
 
 log = logging.getLogger("sluicegate.gateway")
 
-# Upstream headers worth passing on with an error: when to retry, and the provider's own request id.
-_FORWARDED = ("retry-after", "retry-after-ms", "x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens",
-              "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
+# Upstream headers worth passing on with an error (in either API's shape): when to retry, and the limits left.
+ERROR_HEADERS = ("retry-after", "retry-after-ms", "x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens",
+                 "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
 
 
 class JsonAnswer:
@@ -39,7 +39,7 @@ def error_response(error: BaseException, request_id: str) -> JsonAnswer:
     if isinstance(error, APIError):
         status = error.status_code or 500
         body = error.to_openai_body()
-        headers.update({name: error.headers[name] for name in _FORWARDED if name in error.headers})
+        headers.update({name: error.headers[name] for name in ERROR_HEADERS if name in error.headers})
     elif isinstance(error, SluicegateError):
         status, body = 400, {"error": {"message": str(error), "type": "invalid_request_error", "param": None,
                                        "code": None}}

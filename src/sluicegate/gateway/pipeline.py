@@ -30,7 +30,7 @@ from sluicegate.pricing import call_cost
 from sluicegate.providers.base import CallKind, Credentials
 from sluicegate.resolve import ResolvedModel, resolve_credentials, resolve_model
 from sluicegate.settings import Settings
-from sluicegate.transport.retry import is_retryable
+from sluicegate.transport.retry import RATE_LIMIT_HEADERS, is_retryable
 
 # Fields that choose where a call goes, with whose credentials, at what price, and how hard it hits the upstream.
 # Only an admin may set them in a request body: from anyone else, a client-chosen upstream would receive the
@@ -42,8 +42,6 @@ ADMIN_ONLY_FIELDS = frozenset({
     "output_cost_per_token", "base_model", "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
     "aws_region_name", "aws_bedrock_runtime_endpoint", "vertex_project", "vertex_location", "vertex_credentials",
 })
-_UPSTREAM_HEADERS = ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-limit-tokens",
-                     "x-ratelimit-remaining-tokens", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
 Answer = StreamingResponse | JsonAnswer
 
 
@@ -208,7 +206,7 @@ async def _complete(prepared: Prepared, headers: dict[str, str], outcome: Outcom
         cost = outcome.record_usage(prepared, data.get("model"), data["usage"])
         if cost is not None:
             headers["x-litellm-response-cost"] = str(cost)
-    headers.update({name: upstream[name] for name in _UPSTREAM_HEADERS if name in upstream})
+    headers.update({name: upstream[name] for name in RATE_LIMIT_HEADERS if name in upstream})
     return JsonAnswer(200, dialect.answer(data), headers)
 
 
@@ -218,7 +216,7 @@ async def _stream(prepared: Prepared, headers: dict[str, str], outcome: Outcome,
         batches: AsyncIterator[list[dict[str, Any]]] = _one_batch(mock_chunks(prepared))
     else:
         response, batches = await open_stream_batches_async(prepared)  # errors before the first byte raise here
-        headers.update({name: response.headers[name] for name in _UPSTREAM_HEADERS if name in response.headers})
+        headers.update({name: response.headers[name] for name in RATE_LIMIT_HEADERS if name in response.headers})
     return StreamingResponse(_shaped(prepared, batches, outcome, metrics, shaper), media_type="text/event-stream",
                              headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"})
 

@@ -14,6 +14,9 @@ import time
 from sluicegate.errors import APIConnectionError, APIError
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
+# The provider's view of its limits, passed on to callers (OpenAI's names, which most providers copy).
+RATE_LIMIT_HEADERS = ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-limit-tokens",
+                      "x-ratelimit-remaining-tokens", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
 
 
 def is_retryable(error: BaseException) -> bool:

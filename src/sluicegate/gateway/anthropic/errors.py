@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from sluicegate.errors import APIError, SluicegateError
-from sluicegate.gateway.error_responses import JsonAnswer
+from sluicegate.gateway.error_responses import ERROR_HEADERS, JsonAnswer
 
 log = logging.getLogger("sluicegate.gateway")
 
@@ -23,9 +23,6 @@ _TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billi
           429: "rate_limit_error", 500: "api_error", 503: "overloaded_error", 504: "timeout_error",
           529: "overloaded_error"}
 # Upstream headers worth passing on with an error: when to retry.
-_FORWARDED = ("retry-after", "retry-after-ms", "x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens",
-              "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
-
 
 def error_type(status: int) -> str:
     """Anthropic's error `type` for an HTTP status."""
@@ -56,7 +53,7 @@ def error_response(error: BaseException, request_id: str) -> JsonAnswer:
     status, body = status_and_body(error, request_id)
     headers = {"request-id": request_id, "x-request-id": request_id}
     if isinstance(error, APIError):
-        headers.update({name: error.headers[name] for name in _FORWARDED if name in error.headers})
+        headers.update({name: error.headers[name] for name in ERROR_HEADERS if name in error.headers})
     return JsonAnswer(status, orjson.dumps(body), headers)
 
 
