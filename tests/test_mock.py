@@ -127,3 +127,14 @@ def test_mock_provider_streams_a_tool_call_as_openai_does(tool):
     rebuilt = sluicegate.stream_chunk_builder(chunks).choices[0]
     assert rebuilt.finish_reason == "tool_calls"
     assert rebuilt.message.tool_calls == expected.tool_calls
+
+
+def test_atext_completion_and_its_stream():
+    async def run():
+        whole = await sluicegate.atext_completion(model="mock/x", prompt="Say hi")
+        stream = await sluicegate.atext_completion(model="mock/x", prompt="Say hi", stream=True)
+        return whole, [chunk async for chunk in stream]
+
+    whole, chunks = asyncio.run(run())
+    assert whole.object == "text_completion"
+    assert sluicegate.stream_chunk_builder(chunks).choices[0].text == whole.choices[0].text

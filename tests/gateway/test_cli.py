@@ -100,3 +100,16 @@ def test_sigterm_during_a_stream_drains_it_then_exits(tmp_path, openai_sim):
     assert lines[-1] == "data: [DONE]"  # the stream finished
     # uvicorn re-raises the signal once shut down, so the exit status says "ended by SIGTERM", cleanly.
     assert returncode in (0, -signal.SIGTERM)
+
+
+def test_several_workers_each_build_the_app_from_the_same_config(tmp_path, openai_sim):
+    gateway = GatewayProcess(simulator_config(openai_sim, master_key=False), tmp_path,
+                             env={"SIM_OPENAI_KEY": PROVIDER_KEY}, args=("--workers", "2")).wait_ready(30)
+    try:
+        for _ in range(4):
+            answer = httpx.post(gateway.url + "/v1/chat/completions",
+                                json={"model": "gpt-4o-mini", "messages": MESSAGES})
+            assert answer.status_code == 200, answer.text
+        assert len(openai_sim.requests) == 4
+    finally:
+        assert gateway.stop() in (0, -signal.SIGTERM)
