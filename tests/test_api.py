@@ -360,7 +360,7 @@ def test_invalid_messages_are_refused_before_sending():
 
 def test_a_catalog_provider_without_an_adapter_says_so():
     with pytest.raises(BadRequestError, match="no adapter"):
-        sluicegate.completion(model="anthropic/claude-sonnet-4-5", messages=MESSAGES, mock_response="x")
+        sluicegate.completion(model="vertex_ai/gemini-2.5-pro", messages=MESSAGES, mock_response="x")
 
 
 def test_a_catalogued_model_without_prices_costs_none_and_does_not_fail(openai_sim, monkeypatch):

@@ -12,11 +12,12 @@ import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from sluicegate import media
 from sluicegate.errors import APIError
 from sluicegate.prepare import Prepared
-from sluicegate.providers.base import Credentials, StreamParser
+from sluicegate.providers.base import Credentials, SseEvent, StreamFormat, StreamParser
 from sluicegate.transport import pool
 from sluicegate.transport.base import AsyncStreamResponse, HttpResponse, SyncStreamResponse
 from sluicegate.transport.retry import is_retryable, retry_delay_s
@@ -27,7 +28,7 @@ T = TypeVar("T")
 
 async def send_async(prepared: Prepared) -> HttpResponse:
     """Send a prepared non-stream call, with retries; the raw answer (an error status raises)."""
-    await _fetch_token(prepared)
+    await _before_build(prepared)
     request = prepared.adapter.build_request(prepared.call)
     transport = await pool.async_transport()
 
@@ -38,7 +39,7 @@ async def send_async(prepared: Prepared) -> HttpResponse:
 
 
 def send_sync(prepared: Prepared) -> HttpResponse:
-    _fetch_token_sync(prepared)
+    _before_build_sync(prepared)
     request = prepared.adapter.build_request(prepared.call)
     transport = pool.sync_transport()
     return _with_retries_sync(prepared, lambda: _checked(prepared, transport.send(request, prepared.timeouts)))
@@ -53,7 +54,7 @@ async def open_stream_async(prepared: Prepared) -> tuple[AsyncStreamResponse, As
 async def open_stream_batches_async(prepared: Prepared
                                     ) -> tuple[AsyncStreamResponse, AsyncIterator[list[dict[str, Any]]]]:
     """`open_stream_async`, with the chunks in batches: all that one read from the provider completed."""
-    await _fetch_token(prepared)
+    await _before_build(prepared)
     request = prepared.adapter.build_request(prepared.call)
     transport = await pool.async_transport()
 
@@ -65,11 +66,12 @@ async def open_stream_batches_async(prepared: Prepared
         return stream
 
     response = await _with_retries_async(prepared, open_stream)
-    return response, chunk_batches(response, prepared.adapter.stream_parser(prepared.call), annotator(prepared))
+    return response, chunk_batches(response, prepared.adapter.stream_parser(prepared.call), annotator(prepared),
+                                   prepared.adapter.stream_format)
 
 
 def open_stream_sync(prepared: Prepared) -> tuple[SyncStreamResponse, Iterator[dict[str, Any]]]:
-    _fetch_token_sync(prepared)
+    _before_build_sync(prepared)
     request = prepared.adapter.build_request(prepared.call)
 
     def open_stream() -> SyncStreamResponse:
@@ -80,11 +82,12 @@ def open_stream_sync(prepared: Prepared) -> tuple[SyncStreamResponse, Iterator[d
         return stream
 
     response = _with_retries_sync(prepared, open_stream)
-    return response, chunk_dicts_sync(response, prepared.adapter.stream_parser(prepared.call), annotator(prepared))
+    return response, chunk_dicts_sync(response, prepared.adapter.stream_parser(prepared.call), annotator(prepared),
+                                      prepared.adapter.stream_format)
 
 
-def chunk_batches(response: AsyncStreamResponse, parser: StreamParser,
-                  annotate: Callable[[APIError], APIError]) -> AsyncIterator[list[dict[str, Any]]]:
+def chunk_batches(response: AsyncStreamResponse, parser: StreamParser, annotate: Callable[[APIError], APIError],
+                  stream_format: StreamFormat = "sse") -> AsyncIterator[list[dict[str, Any]]]:
     """The stream's OpenAI chunk dicts, in batches: all that one read from the provider completed.
 
     The gateway writes a batch to its client in one go (one write per read, not per event: nothing waits
@@ -93,7 +96,7 @@ def chunk_batches(response: AsyncStreamResponse, parser: StreamParser,
     """
 
     async def generate() -> AsyncIterator[list[dict[str, Any]]]:
-        decoder = SseDecoder()
+        decoder = _decoder(stream_format)
         batch: list[dict[str, Any]] = []
         try:
             # Read to the end even after the provider's done marker, so the connection returns to the pool.
@@ -132,10 +135,10 @@ def flatten(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[dict[
     return generate()
 
 
-def chunk_dicts_sync(response: SyncStreamResponse, parser: StreamParser,
-                     annotate: Callable[[APIError], APIError]) -> Iterator[dict[str, Any]]:
+def chunk_dicts_sync(response: SyncStreamResponse, parser: StreamParser, annotate: Callable[[APIError], APIError],
+                     stream_format: StreamFormat = "sse") -> Iterator[dict[str, Any]]:
     """The stream's OpenAI chunk dicts one by one, for the sync transport."""
-    decoder = SseDecoder()
+    decoder = _decoder(stream_format)
     try:
         for data in response.iter_bytes():
             for event in decoder.feed(data):
@@ -147,6 +150,39 @@ def chunk_dicts_sync(response: SyncStreamResponse, parser: StreamParser,
         raise annotate(error) from None
     finally:
         response.close()
+
+
+class _Decoder(Protocol):
+    def feed(self, chunk: bytes) -> list[SseEvent]: ...
+
+    def flush(self) -> list[SseEvent]: ...
+
+
+def _decoder(stream_format: StreamFormat) -> _Decoder:
+    if stream_format == "aws-eventstream":
+        from sluicegate.transport.aws_eventstream import EventStreamDecoder  # only Bedrock streams need it
+
+        return EventStreamDecoder()
+    return SseDecoder()
+
+
+async def _before_build(prepared: Prepared) -> None:
+    """The I/O a call needs before its request can be built: tokens, credential chains, remote media."""
+    await _fetch_token(prepared)
+    call, adapter = prepared.call, prepared.adapter
+    if adapter.authenticate is not None:
+        call.credentials = await asyncio.to_thread(adapter.authenticate, call)
+    if adapter.inline_media and call.kind == "chat" and media.remote_urls(call.messages):
+        call.messages = await media.inline_async(call.messages, prepared.settings)
+
+
+def _before_build_sync(prepared: Prepared) -> None:
+    _fetch_token_sync(prepared)
+    call, adapter = prepared.call, prepared.adapter
+    if adapter.authenticate is not None:
+        call.credentials = adapter.authenticate(call)
+    if adapter.inline_media and call.kind == "chat" and media.remote_urls(call.messages):
+        call.messages = media.inline_sync(call.messages, prepared.settings)
 
 
 def _with_retries_sync(prepared: Prepared, attempt: Callable[[], T]) -> T:
@@ -200,7 +236,7 @@ def annotator(prepared: Prepared) -> Callable[[APIError], APIError]:
 
 def _redact(error: APIError, credentials: Credentials) -> None:
     """An upstream that echoes the caller's key in its error must not put it in our exception."""
-    for secret in (credentials.api_key, credentials.azure_ad_token):
+    for secret in credentials.secrets():
         if secret and len(secret) >= 8 and secret in error.message:
             error.message = error.message.replace(secret, secret[:3] + "…" + secret[-4:])
             error.args = (error.message,)

@@ -68,6 +68,9 @@ def prepare(kind: CallKind, model: str, kwargs: dict[str, Any], *, messages: Any
     resolved = resolved_as[0] if resolved_as else resolve_model(
         model, custom_llm_provider=options.get("custom_llm_provider"),
         api_base=options.get("api_base") or options.get("base_url"))
+    for name in resolved.endpoint.credential_options:  # aws_region_name, vertex_project …: options, not params
+        if name in request:
+            options[name] = request.pop(name)
     if kind not in resolved.endpoint.kinds:
         raise BadRequestError(f"{resolved.provider} does not offer {kind.replace('_', ' ')} calls",
                               provider=resolved.provider, model=resolved.model)

@@ -79,7 +79,7 @@ def resolve_credentials(
     api_key = options.get("api_key") or settings.api_key or _env(row.api_key_env, env)
     azure_ad_token = options.get("azure_ad_token") or (env.get("AZURE_AD_TOKEN") if row.adapter == "azure"
                                                         else None)
-    if not api_base:
+    if not api_base and row.requires_api_base:
         names = " or ".join(row.base_url_env) or "api_base"
         raise BadRequestError(f"no API base for {resolved.provider}/{resolved.model}: pass api_base=… "
                               f"or set {names}", provider=resolved.provider, model=resolved.model)
@@ -99,4 +99,17 @@ def resolve_credentials(
                       or (env.get("OPENAI_ORGANIZATION") if is_openai_family else None)),
         project=options.get("project") or (env.get("OPENAI_PROJECT_ID") if is_openai_family else None),
         azure_ad_token=azure_ad_token,
+        extra=_credential_options(row, options, env),
     )
+
+
+def _credential_options(row: Endpoint, options: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """The row's provider-specific credential options: the call's value, else the first variable that is set."""
+    found: dict[str, Any] = {}
+    for name, env_names in row.credential_options.items():
+        value = options.get(name)
+        if value is None:
+            value = _env(env_names, env)
+        if value is not None:
+            found[name] = value
+    return found

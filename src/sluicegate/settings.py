@@ -23,6 +23,12 @@ class Settings:
     api_base: str | None = None
     api_version: str | None = None
     organization: str | None = None
+    # Remote images and files fetched for providers that cannot fetch URLs themselves (see media.py).
+    media_max_bytes: int = 20 * 1024 * 1024
+    media_timeout_s: float = 10.0
+    # Networks exempt from the fetch's public-address rule, e.g. ("10.20.0.0/16",) for an intranet image
+    # host. Empty by default: a URL in a request must never reach the gateway's own network.
+    media_allowed_networks: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}

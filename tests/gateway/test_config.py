@@ -184,9 +184,9 @@ def test_an_unknown_provider_fails_at_its_line_and_lists_the_providers(tmp_path:
 
 def test_a_provider_without_an_adapter_fails_at_its_line(tmp_path: Path) -> None:
     path = write(tmp_path, "model_list:\n  - model_name: a\n    litellm_params:\n"
-                           "      model: anthropic/claude-3-5-haiku-20241022\n")
+                           "      model: vertex_ai/gemini-2.5-pro\n")
     message = load_error(path, environ={})
-    assert message.startswith(f"{path}:4: model_list[0].litellm_params.model: provider 'anthropic'")
+    assert message.startswith(f"{path}:4: model_list[0].litellm_params.model: provider 'vertex_ai'")
     assert "no adapter" in message
 
 

@@ -458,14 +458,18 @@ def _hashed_id(name: str, params: dict[str, Any], taken: Mapping[str, int]) -> s
 
 
 def _embedded_defaults(environ: Mapping[str, str]) -> GatewayConfig:
-    """No config file: a wildcard deployment (`groq/*`) per OpenAI-format provider whose key is set, plus mock/*."""
+    """No config file: a wildcard deployment (`groq/*`) per provider whose key is set, plus mock/*.
+
+    Providers that authenticate without an API key (Bedrock through AWS's credential chain, Vertex through
+    Google's) need a config that names their region or project: the environment alone does not say which."""
     names = []
     for prefix in sorted(registry.providers()):
         row = registry.endpoint(prefix)
-        if row is None or row.adapter not in ("openai", "azure") or prefix == "mock":
+        if row is None or prefix == "mock":
             continue
         has_key = any(environ.get(env_name) for env_name in row.api_key_env)
-        has_base = bool(row.base_url) or any(environ.get(env_name) for env_name in row.base_url_env)
+        has_base = (bool(row.base_url) or not row.requires_api_base
+                    or any(environ.get(env_name) for env_name in row.base_url_env))
         if has_key and has_base:  # azure has no default base: it needs AZURE_API_BASE / AZURE_OPENAI_ENDPOINT
             names.append(f"{prefix}/*")
     names.append("mock/*")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sluicegate.gateway.config import Deployment
+from sluicegate.providers import registry
 
 # litellm_params keys that steer the call, as prepare() names them.
 _OPTION_NAMES = {
@@ -36,6 +37,9 @@ class Target:
 
 def _options(deployment: Deployment) -> dict[str, Any]:
     options = {name: deployment.params[key] for key, name in _OPTION_NAMES.items() if key in deployment.params}
+    for name in registry.credential_option_names():  # aws_region_name, vertex_project …
+        if name in deployment.params:
+            options[name] = deployment.params[name]
     base_model = deployment.model_info.get("base_model")
     if base_model:
         options["base_model"] = base_model

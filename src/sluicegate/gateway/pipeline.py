@@ -27,6 +27,7 @@ from sluicegate.mock import mock_chunks, mock_data
 from sluicegate.observability.metrics import GatewayMetrics
 from sluicegate.prepare import Prepared, prepare
 from sluicegate.pricing import call_cost
+from sluicegate.providers import registry
 from sluicegate.providers.base import CallKind, Credentials
 from sluicegate.resolve import ResolvedModel, resolve_credentials, resolve_model
 from sluicegate.settings import Settings
@@ -39,9 +40,8 @@ ADMIN_ONLY_FIELDS = frozenset({
     "num_retries", "max_retries",
     "api_base", "base_url", "api_key", "api_version", "organization", "project", "azure_ad_token",
     "azure_ad_token_provider", "custom_llm_provider", "extra_headers", "headers", "input_cost_per_token",
-    "output_cost_per_token", "base_model", "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
-    "aws_region_name", "aws_bedrock_runtime_endpoint", "vertex_project", "vertex_location", "vertex_credentials",
-})
+    "output_cost_per_token", "base_model", "vertex_project", "vertex_location", "vertex_credentials",
+}) | registry.credential_option_names()  # every provider's own credentials and endpoints (aws_* …)
 Answer = StreamingResponse | JsonAnswer
 
 

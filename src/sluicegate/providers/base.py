@@ -17,6 +17,7 @@ from sluicegate.params import ChatParams, EmbeddingParams, TextCompletionParams
 
 Headers = Mapping[str, str]  # lower-cased header names
 CallKind = Literal["chat", "embedding", "text_completion"]
+StreamFormat = Literal["sse", "aws-eventstream"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,8 @@ class Endpoint:
     api_key_env: tuple[str, ...] = ()  # environment variables tried in order for the key
     base_url_env: tuple[str, ...] = ()  # environment variables that override base_url
     requires_api_key: bool = True  # local servers (vllm, lm_studio, llamafile) run without one
+    # False where the adapter derives the URL itself (Bedrock from the region, Vertex from project and location).
+    requires_api_base: bool = True
     adapter: str = "openai"  # the module under sluicegate.providers that translates for this row
     # OpenAI parameters the provider rejects: an error, or dropped with drop_params.
     unsupported_params: frozenset[str] = frozenset()
@@ -38,6 +41,9 @@ class Endpoint:
     kinds: frozenset[CallKind] = frozenset({"chat", "embedding"})  # which endpoints it offers
     # Prepended to model names that lack it (Fireworks ids are accounts/fireworks/models/<model>).
     model_prefix: str = ""
+    # Provider-specific credential options (LiteLLM's names, e.g. "aws_region_name", "vertex_project") → the
+    # environment variables tried in order when the call does not pass them; resolved into Credentials.extra.
+    credential_options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     docs_url: str = ""
     notes: str = ""
 
@@ -53,12 +59,32 @@ class Credentials:
     project: str | None = None
     # Azure: a Microsoft Entra ID bearer token, already fetched (the token provider runs before the adapter).
     azure_ad_token: str | None = None
+    # The endpoint row's credential_options as resolved (aws_region_name, vertex_project, …), plus what an
+    # adapter's `authenticate` step adds (frozen AWS keys, a Google access token).
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def secrets(self) -> list[str]:
+        """Every secret value these credentials hold, for redaction."""
+        found = [value for value in (self.api_key, self.azure_ad_token) if value]
+        found += [value for name, value in self.extra.items() if is_secret_name(name) and isinstance(value, str)]
+        return found
 
     def __repr__(self) -> str:  # never print a secret, even in a traceback's locals
         key = "set" if self.api_key else None
         token = "set" if self.azure_ad_token else None
+        extra = {name: ("set" if is_secret_name(name) else value) for name, value in self.extra.items()}
         return (f"Credentials(api_key={key!r}, api_base={self.api_base!r}, api_version={self.api_version!r}, "
-                f"organization={self.organization!r}, project={self.project!r}, azure_ad_token={token!r})")
+                f"organization={self.organization!r}, project={self.project!r}, azure_ad_token={token!r}, "
+                f"extra={extra!r})")
+
+
+_SECRET_PARTS = ("key", "secret", "token", "credential", "password")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a credential option holds a secret by its name (aws_secret_access_key, vertex_credentials …)."""
+    lowered = name.lower()
+    return any(part in lowered for part in _SECRET_PARTS) and not lowered.endswith("_name")
 
 
 @dataclass(slots=True)
@@ -127,3 +153,13 @@ class Adapter:
     map_error: Callable[[Call, int, Headers, bytes], APIError]
     # The OpenAI parameters this provider takes for this call; the shared check in params.py uses it.
     supported_params: Callable[[Call], frozenset[str]]
+    # The one step that may do I/O: refresh a token or walk a credential chain (google-auth, botocore), and
+    # return the credentials build_request signs with. Blocking; the engine runs it in a worker thread for
+    # async calls, before every build_request. The adapter module caches what it fetched.
+    authenticate: Callable[[Call], Credentials] | None = None
+    # How the provider frames a stream: server-sent events, or AWS's binary event stream (Bedrock). Both are
+    # decoded into SseEvent (an AWS event's `:event-type` header becomes `event`, its payload `data`).
+    stream_format: StreamFormat = "sse"
+    # The provider cannot fetch http(s) image or file URLs itself: the engine downloads them (with SSRF
+    # guards, see sluicegate/media.py) and rewrites them as data: URLs before build_request sees the messages.
+    inline_media: bool = False

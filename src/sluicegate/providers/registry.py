@@ -88,6 +88,12 @@ def providers() -> frozenset[str]:
     return frozenset(_endpoints)
 
 
+def credential_option_names() -> frozenset[str]:
+    """Every provider-specific credential option (aws_region_name, vertex_project …) of every known row."""
+    _load_builtins()
+    return frozenset(name for row in _endpoints.values() for name in row.credential_options)
+
+
 def adapter(name: str) -> Adapter:
     """The adapter named by an endpoint row, imported on first use."""
     found = _adapters.get(name)
