@@ -44,6 +44,21 @@ def test_several_choices_and_reasoning_content():
     assert [c.finish_reason for c in built.choices] == ["stop", "length"]
 
 
+def test_thinking_blocks_and_signatures_survive_for_the_next_turn():
+    block = {"type": "thinking", "thinking": "Let me see.", "signature": "sig-abc"}
+    chunks = [chunk({"role": "assistant", "reasoning_content": "Let me see."}),
+              chunk({"thinking_blocks": [block]}),
+              chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                                     "function": {"name": "f", "arguments": "{}"},
+                                     "provider_specific_fields": {"thought_signature": "ts-1"}}]}),
+              chunk({"provider_specific_fields": {"citations": []}}),
+              chunk(finish="tool_calls")]
+    message = stream_chunk_builder(chunks).choices[0].message
+    assert message.thinking_blocks == [block]
+    assert message.tool_calls[0].provider_specific_fields == {"thought_signature": "ts-1"}
+    assert message.provider_specific_fields == {"citations": []}
+
+
 def test_usage_is_counted_when_the_stream_sent_none():
     messages = [{"role": "user", "content": "hello there"}]
     built = stream_chunk_builder([chunk({"role": "assistant", "content": "hi you"}), chunk(finish="stop")],

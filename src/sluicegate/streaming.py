@@ -171,6 +171,10 @@ def _merge_choice(acc: dict[str, Any], choice: dict[str, Any], is_text: bool) ->
             acc[field] = acc.get(field, "") + delta[field]
     if delta.get("role"):
         acc["role"] = delta["role"]
+    if delta.get("thinking_blocks"):  # whole blocks with their signatures, needed again on the next turn
+        acc.setdefault("thinking_blocks", []).extend(delta["thinking_blocks"])
+    if delta.get("provider_specific_fields"):
+        acc.setdefault("provider_specific_fields", {}).update(delta["provider_specific_fields"])
     for call in delta.get("tool_calls") or ():
         calls = acc.setdefault("tool_calls", {})
         slot = calls.setdefault(call.get("index", 0), {"id": None, "type": "function",
@@ -181,6 +185,8 @@ def _merge_choice(acc: dict[str, Any], choice: dict[str, Any], is_text: bool) ->
         if function.get("name"):
             slot["function"]["name"] = function["name"]
         slot["function"]["arguments"] += function.get("arguments") or ""
+        if call.get("provider_specific_fields"):  # Gemini's thought signature on a call
+            slot.setdefault("provider_specific_fields", {}).update(call["provider_specific_fields"])
     if delta.get("function_call"):
         fc = acc.setdefault("function_call", {"name": None, "arguments": ""})
         fc["name"] = delta["function_call"].get("name") or fc["name"]
@@ -192,7 +198,7 @@ def _finish_choice(index: int, acc: dict[str, Any], is_text: bool) -> dict[str, 
         return {"index": index, "text": acc.get("text", ""), "finish_reason": acc.get("finish_reason"),
                 "logprobs": acc.get("logprobs")}
     message: dict[str, Any] = {"role": acc.get("role", "assistant"), "content": acc.get("content")}
-    for field in ("reasoning_content", "refusal", "function_call"):
+    for field in ("reasoning_content", "refusal", "function_call", "thinking_blocks", "provider_specific_fields"):
         if field in acc:
             message[field] = acc[field]
     if acc.get("tool_calls"):
