@@ -11,7 +11,10 @@ import pytest
 
 from sluicegate.settings import Settings, defaults
 
-pytest_plugins = ["tests.simulators.fixtures"]
+pytest_plugins = [
+    "tests.simulators.fixtures",
+    "tests.simulators.anthropic_fixtures",
+]
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

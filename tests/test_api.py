@@ -7,6 +7,7 @@ import json
 import pytest
 
 import sluicegate
+from sluicegate.catalog import lookup
 from sluicegate.errors import (
     APIConnectionError,
     AuthenticationError,
@@ -358,9 +359,12 @@ def test_invalid_messages_are_refused_before_sending():
         sluicegate.completion(model="openai/gpt-4o-mini", messages=["hi"], mock_response="x")
 
 
-def test_a_catalog_provider_without_an_adapter_says_so():
+def test_a_catalog_provider_without_an_adapter_says_so(monkeypatch):
+    lookup._catalog()
+    monkeypatch.setattr(lookup, "_current", lookup._current)  # the registration below must not leak
+    lookup.register_model({"acme/rocket-1": {"litellm_provider": "acme", "mode": "chat"}})
     with pytest.raises(BadRequestError, match="no adapter"):
-        sluicegate.completion(model="vertex_ai/gemini-2.5-pro", messages=MESSAGES, mock_response="x")
+        sluicegate.completion(model="acme/rocket-1", messages=MESSAGES, mock_response="x")
 
 
 def test_a_catalogued_model_without_prices_costs_none_and_does_not_fail(openai_sim, monkeypatch):

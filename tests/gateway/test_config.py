@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sluicegate.catalog import lookup
 from sluicegate.errors import ConfigError
 from sluicegate.gateway import config_keys
 from sluicegate.gateway.config import (
@@ -182,11 +183,13 @@ def test_an_unknown_provider_fails_at_its_line_and_lists_the_providers(tmp_path:
     assert re.search(r"providers with an adapter: .*\bazure\b.*\bgroq\b.*\bopenai\b", message)
 
 
-def test_a_provider_without_an_adapter_fails_at_its_line(tmp_path: Path) -> None:
-    path = write(tmp_path, "model_list:\n  - model_name: a\n    litellm_params:\n"
-                           "      model: vertex_ai/gemini-2.5-pro\n")
+def test_a_provider_without_an_adapter_fails_at_its_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lookup._catalog()
+    monkeypatch.setattr(lookup, "_current", lookup._current)  # the registration below must not leak
+    lookup.register_model({"acme/rocket-1": {"litellm_provider": "acme", "mode": "chat"}})
+    path = write(tmp_path, "model_list:\n  - model_name: a\n    litellm_params:\n      model: acme/rocket-1\n")
     message = load_error(path, environ={})
-    assert message.startswith(f"{path}:4: model_list[0].litellm_params.model: provider 'vertex_ai'")
+    assert message.startswith(f"{path}:4: model_list[0].litellm_params.model: provider 'acme'")
     assert "no adapter" in message
 
 

@@ -44,6 +44,16 @@ _BUILTIN = (
         kinds=frozenset({"chat", "embedding", "text_completion"}),
         docs_url="https://learn.microsoft.com/azure/ai-services/openai/reference",
     ),
+    # The providers with their own wire formats. Each row's api_base means what LiteLLM documents for it.
+    Endpoint(
+        provider="anthropic",
+        base_url="https://api.anthropic.com",  # the host root: the adapter appends /v1/messages
+        adapter="anthropic",
+        api_key_env=("ANTHROPIC_API_KEY",),
+        base_url_env=("ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"),
+        kinds=frozenset({"chat"}),
+        docs_url="https://docs.anthropic.com/en/api/messages",
+    ),
 )
 
 _endpoints: dict[str, Endpoint] = {}
