@@ -14,6 +14,7 @@ from sluicegate.settings import Settings, defaults
 pytest_plugins = [
     "tests.simulators.fixtures",
     "tests.simulators.anthropic_fixtures",
+    "tests.simulators.gemini_fixtures",
 ]
 
 _real_connect = socket.socket.connect

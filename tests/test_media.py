@@ -167,3 +167,13 @@ async def test_the_sync_twin_works_inside_a_running_event_loop(image_server):
     inlined = await asyncio.to_thread(media.inline_sync, _image_message(f"{image_server}/image.png"),
                                       LOOPBACK_ONLY)
     assert inlined[0]["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+def test_urls_the_provider_reads_itself_are_kept():
+    messages = _image_message("https://generativelanguage.googleapis.com/v1beta/files/abc-123")
+    messages[0]["content"].append({"type": "image_url", "image_url": {"url": "https://example.com/a.png"}})
+
+    def keep(url: str) -> bool:
+        return url.startswith("https://generativelanguage.googleapis.com/")
+
+    assert media.remote_urls(messages, keep) == ["https://example.com/a.png"]

@@ -172,8 +172,8 @@ async def _before_build(prepared: Prepared) -> None:
     call, adapter = prepared.call, prepared.adapter
     if adapter.authenticate is not None:
         call.credentials = await asyncio.to_thread(adapter.authenticate, call)
-    if adapter.inline_media and call.kind == "chat" and media.remote_urls(call.messages):
-        call.messages = await media.inline_async(call.messages, prepared.settings)
+    if adapter.inline_media and call.kind == "chat" and media.remote_urls(call.messages, adapter.keeps_url):
+        call.messages = await media.inline_async(call.messages, prepared.settings, adapter.keeps_url)
 
 
 def _before_build_sync(prepared: Prepared) -> None:
@@ -181,8 +181,8 @@ def _before_build_sync(prepared: Prepared) -> None:
     call, adapter = prepared.call, prepared.adapter
     if adapter.authenticate is not None:
         call.credentials = adapter.authenticate(call)
-    if adapter.inline_media and call.kind == "chat" and media.remote_urls(call.messages):
-        call.messages = media.inline_sync(call.messages, prepared.settings)
+    if adapter.inline_media and call.kind == "chat" and media.remote_urls(call.messages, adapter.keeps_url):
+        call.messages = media.inline_sync(call.messages, prepared.settings, adapter.keeps_url)
 
 
 def _with_retries_sync(prepared: Prepared, attempt: Callable[[], T]) -> T:

@@ -18,7 +18,7 @@ import ipaddress
 import mimetypes
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
@@ -29,8 +29,18 @@ _MAX_REDIRECTS = 3
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
-def _url_slots(messages: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], str, str]]:
-    """(holder dict, key, url) for every remote URL a content part carries."""
+KeepUrl = Callable[[str], bool]
+
+
+def _url_slots(messages: list[dict[str, Any]], keep: KeepUrl | None = None
+               ) -> Iterator[tuple[dict[str, Any], str, str]]:
+    """(holder dict, key, url) for every remote URL a content part carries, less those `keep` keeps."""
+    for holder, key, url in _all_url_slots(messages):
+        if keep is None or not keep(url):
+            yield holder, key, url
+
+
+def _all_url_slots(messages: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], str, str]]:
     for message in messages:
         content = message.get("content")
         if not isinstance(content, list):
@@ -54,15 +64,17 @@ def _is_remote(url: Any) -> bool:
     return isinstance(url, str) and url[:8].lower().startswith(("http://", "https://"))
 
 
-def remote_urls(messages: list[dict[str, Any]]) -> list[str]:
-    """The http(s) URLs in the messages' content parts, in order."""
-    return [url for _, _, url in _url_slots(messages)]
+def remote_urls(messages: list[dict[str, Any]], keep: KeepUrl | None = None) -> list[str]:
+    """The http(s) URLs in the messages' content parts, in order (less those `keep` keeps)."""
+    return [url for _, _, url in _url_slots(messages, keep)]
 
 
-async def inline_async(messages: list[dict[str, Any]], settings: Settings) -> list[dict[str, Any]]:
-    """A copy of the messages with every remote URL replaced by a data: URL of what it points to."""
+async def inline_async(messages: list[dict[str, Any]], settings: Settings, keep: KeepUrl | None = None
+                       ) -> list[dict[str, Any]]:
+    """A copy of the messages with every remote URL (but those `keep` keeps) replaced by a data: URL of what it
+    points to."""
     copied = _deep_copy(messages)
-    slots = list(_url_slots(copied))
+    slots = list(_url_slots(copied, keep))
     fetched = await asyncio.gather(*(fetch_data_url(url, settings) for _, _, url in slots))
     for (holder, key, _), data_url in zip(slots, fetched, strict=True):
         if key == "file_id":
@@ -73,7 +85,8 @@ async def inline_async(messages: list[dict[str, Any]], settings: Settings) -> li
     return copied
 
 
-def inline_sync(messages: list[dict[str, Any]], settings: Settings) -> list[dict[str, Any]]:
+def inline_sync(messages: list[dict[str, Any]], settings: Settings, keep: KeepUrl | None = None
+                ) -> list[dict[str, Any]]:
     """`inline_async` for sync callers, on a private event loop in a worker thread (the caller may be inside
     a running loop already, where asyncio.run would refuse)."""
     result: list[list[dict[str, Any]]] = []
@@ -81,7 +94,7 @@ def inline_sync(messages: list[dict[str, Any]], settings: Settings) -> list[dict
 
     def run() -> None:
         try:
-            result.append(asyncio.run(inline_async(messages, settings)))
+            result.append(asyncio.run(inline_async(messages, settings, keep)))
         except BaseException as error:  # handed to the caller's thread below
             failure.append(error)
 

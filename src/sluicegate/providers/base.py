@@ -163,3 +163,5 @@ class Adapter:
     # The provider cannot fetch http(s) image or file URLs itself: the engine downloads them (with SSRF
     # guards, see sluicegate/media.py) and rewrites them as data: URLs before build_request sees the messages.
     inline_media: bool = False
+    # With inline_media: URLs the provider does read itself (Gemini's Files API, YouTube), left as they are.
+    keeps_url: Callable[[str], bool] | None = None

@@ -54,6 +54,14 @@ _BUILTIN = (
         kinds=frozenset({"chat"}),
         docs_url="https://docs.anthropic.com/en/api/messages",
     ),
+    Endpoint(
+        provider="gemini",
+        base_url="https://generativelanguage.googleapis.com/v1beta",  # the adapter appends /models/<model>:…
+        adapter="gemini",
+        api_key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+        base_url_env=("GEMINI_API_BASE",),
+        docs_url="https://ai.google.dev/api/generate-content",
+    ),
 )
 
 _endpoints: dict[str, Endpoint] = {}
