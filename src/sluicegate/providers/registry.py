@@ -62,6 +62,24 @@ _BUILTIN = (
         base_url_env=("GEMINI_API_BASE",),
         docs_url="https://ai.google.dev/api/generate-content",
     ),
+    Endpoint(
+        provider="cohere",
+        base_url="https://api.cohere.com",  # the host root; an api_base ending in /chat or /embed is used as is
+        adapter="cohere",
+        api_key_env=("COHERE_API_KEY", "CO_API_KEY"),
+        base_url_env=("COHERE_API_BASE",),
+        docs_url="https://docs.cohere.com/reference/chat",
+    ),
+    # LiteLLM's route name for Cohere's chat API: the same provider under the prefix older configs use.
+    Endpoint(
+        provider="cohere_chat",
+        base_url="https://api.cohere.com",
+        adapter="cohere",
+        api_key_env=("COHERE_API_KEY", "CO_API_KEY"),
+        base_url_env=("COHERE_API_BASE",),
+        kinds=frozenset({"chat"}),
+        docs_url="https://docs.cohere.com/reference/chat",
+    ),
 )
 
 _endpoints: dict[str, Endpoint] = {}
