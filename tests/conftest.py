@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.simulators.fixtures",
     "tests.simulators.anthropic_fixtures",
     "tests.simulators.gemini_fixtures",
+    "tests.simulators.bedrock_fixtures",
     "tests.simulators.cohere_fixtures",
 ]
 

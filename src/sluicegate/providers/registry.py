@@ -80,6 +80,23 @@ _BUILTIN = (
         kinds=frozenset({"chat"}),
         docs_url="https://docs.cohere.com/reference/chat",
     ),
+    Endpoint(
+        provider="bedrock",
+        base_url=None,  # https://bedrock-runtime.<region>.amazonaws.com, or aws_bedrock_runtime_endpoint
+        adapter="bedrock",
+        # Bedrock API keys (a bearer token) are optional: without one, SigV4 with botocore's credential chain.
+        api_key_env=("AWS_BEARER_TOKEN_BEDROCK",),
+        requires_api_key=False,
+        requires_api_base=False,
+        credential_options={
+            "aws_access_key_id": (), "aws_secret_access_key": (), "aws_session_token": (),  # botocore reads env
+            "aws_region_name": ("AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"),
+            "aws_profile_name": (), "aws_role_name": (), "aws_session_name": (), "aws_external_id": (),
+            "aws_web_identity_token": (), "aws_sts_endpoint": (),
+            "aws_bedrock_runtime_endpoint": ("AWS_BEDROCK_RUNTIME_ENDPOINT",),
+        },
+        docs_url="https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html",
+    ),
 )
 
 _endpoints: dict[str, Endpoint] = {}

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import yarl
 
 from sluicegate.errors import APIConnectionError, Timeout
 from sluicegate.providers.base import HttpRequest
@@ -25,6 +26,12 @@ def _body(request: HttpRequest) -> tuple[bytes | None, dict[str, str]]:
     if request.json is not None:
         return orjson.dumps(request.json), {**_JSON, **request.headers}
     return request.content, request.headers
+
+
+def _as_sent(url: str) -> yarl.URL:
+    """The URL exactly as the adapter built it: yarl would otherwise decode %3A and the like, and a SigV4
+    signature (Bedrock) covers the path as encoded."""
+    return yarl.URL(url, encoded=True)
 
 
 def _lower(headers: Any) -> dict[str, str]:
@@ -97,7 +104,7 @@ class AiohttpTransport:
         data, headers = _body(request)
         timeout = aiohttp.ClientTimeout(total=timeouts.total, sock_connect=timeouts.connect)
         try:
-            async with self._session.request(request.method, request.url, data=data, headers=headers,
+            async with self._session.request(request.method, _as_sent(request.url), data=data, headers=headers,
                                              timeout=timeout, allow_redirects=False,
                                              proxy=self._proxy(request.url)) as response:
                 body = await response.read()
@@ -110,7 +117,7 @@ class AiohttpTransport:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect, sock_read=timeouts.read)
         try:
             async with asyncio.timeout(timeouts.total):  # bounds the wait for the response headers
-                response = await self._session.request(request.method, request.url, data=data,
+                response = await self._session.request(request.method, _as_sent(request.url), data=data,
                                                        headers=headers, timeout=timeout,
                                                        allow_redirects=False, proxy=self._proxy(request.url))
         except (TimeoutError, aiohttp.ClientError) as error:
