@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.simulators.gemini_fixtures",
     "tests.simulators.bedrock_fixtures",
     "tests.simulators.cohere_fixtures",
+    "tests.simulators.vertex_fixtures",
 ]
 
 _real_connect = socket.socket.connect

@@ -63,6 +63,19 @@ _BUILTIN = (
         docs_url="https://ai.google.dev/api/generate-content",
     ),
     Endpoint(
+        provider="vertex_ai",
+        base_url=None,  # https://<location>-aiplatform.googleapis.com; api_base replaces the host
+        adapter="vertex",
+        requires_api_key=False,  # OAuth tokens from google-auth (a service-account key or ADC)
+        requires_api_base=False,
+        credential_options={
+            "vertex_project": ("VERTEXAI_PROJECT", "VERTEX_PROJECT", "GOOGLE_CLOUD_PROJECT"),
+            "vertex_location": ("VERTEXAI_LOCATION", "VERTEX_LOCATION", "GOOGLE_CLOUD_LOCATION"),
+            "vertex_credentials": ("VERTEXAI_CREDENTIALS",),  # without it, Application Default Credentials
+        },
+        docs_url="https://cloud.google.com/vertex-ai/generative-ai/docs/reference/rest",
+    ),
+    Endpoint(
         provider="cohere",
         base_url="https://api.cohere.com",  # the host root; an api_base ending in /chat or /embed is used as is
         adapter="cohere",
