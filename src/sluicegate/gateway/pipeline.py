@@ -40,7 +40,7 @@ ADMIN_ONLY_FIELDS = frozenset({
     "num_retries", "max_retries",
     "api_base", "base_url", "api_key", "api_version", "organization", "project", "azure_ad_token",
     "azure_ad_token_provider", "custom_llm_provider", "extra_headers", "headers", "input_cost_per_token",
-    "output_cost_per_token", "base_model", "vertex_project", "vertex_location", "vertex_credentials",
+    "output_cost_per_token", "base_model",
 }) | registry.credential_option_names()  # every provider's own credentials and endpoints (aws_* …)
 Answer = StreamingResponse | JsonAnswer
 
@@ -162,8 +162,12 @@ CallArgs = Callable[[Target], tuple[dict[str, Any], Any]]  # target -> (prepare 
 
 
 async def call_group(state: GatewayState, kind: CallKind, requested: str, targets: list[Target],
-                     call_args: CallArgs, headers: dict[str, str], outcome: Outcome, dialect: Dialect) -> Answer:
-    """Call the group's deployments in order until one answers; a retryable failure moves on to the next."""
+                     call_args: CallArgs, headers: dict[str, str], outcome: Outcome, dialect: Dialect,
+                     tailor: Callable[[Prepared], None] | None = None) -> Answer:
+    """Call the group's deployments in order until one answers; a retryable failure moves on to the next.
+
+    `tailor` may adjust each prepared call before it is sent (the Messages API swaps in a native adapter for
+    Anthropic deployments)."""
     outcome.model_group = requested
     for position, target in enumerate(targets):
         kwargs, messages = call_args(target)
@@ -172,6 +176,8 @@ async def call_group(state: GatewayState, kind: CallKind, requested: str, target
         resolved_as = None if overridden else state.resolutions.get(target, state.settings)
         prepared = prepare(kind, target.model, kwargs, messages=messages, settings=state.settings,
                            resolved_as=resolved_as)
+        if tailor is not None:
+            tailor(prepared)
         answer_headers = {**headers, "x-litellm-model-group": requested, "x-litellm-model-id": target.deployment.id}
         if target.api_base:
             answer_headers["x-litellm-model-api-base"] = target.api_base

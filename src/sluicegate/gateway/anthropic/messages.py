@@ -17,6 +17,7 @@ from starlette.requests import Request
 from sluicegate.catalog.lookup import supports
 from sluicegate.catalog.tokens import token_counter
 from sluicegate.errors import APIError, NotFoundError, PermissionDeniedError
+from sluicegate.gateway.anthropic import passthrough
 from sluicegate.gateway.anthropic.errors import error_response, stream_error_event
 from sluicegate.gateway.anthropic.request import ChatRequest, to_chat
 from sluicegate.gateway.anthropic.response import to_message
@@ -34,12 +35,20 @@ class AnthropicStream:
     __slots__ = ("_translator",)
 
     def __init__(self, chat: ChatRequest) -> None:
-        self._translator = MessageStream(chat.model, chat.stop_sequences)
+        self._translator: MessageStream | None = MessageStream(chat.model, chat.stop_sequences)
 
     def feed(self, batch: list[dict[str, Any]]) -> bytes:
-        return b"".join([encode(event) for chunk in batch for event in self._translator.feed(chunk)])
+        raw = passthrough.raw_stream(batch)
+        if raw is not None:  # an Anthropic deployment's own events: nothing to translate, nothing to add at the end
+            self._translator = None
+            return raw
+        translator = self._translator
+        assert translator is not None, "a stream is either native or translated, never both"
+        return b"".join([encode(event) for chunk in batch for event in translator.feed(chunk)])
 
     def finish(self) -> bytes:
+        if self._translator is None:
+            return b""
         return b"".join([encode(event) for event in self._translator.finish()])
 
     def error(self, error: APIError) -> bytes:
@@ -55,6 +64,9 @@ class AnthropicDialect:
         self._chat = chat
 
     def answer(self, data: dict[str, Any]) -> bytes:
+        raw = passthrough.raw_answer(data)
+        if raw is not None:
+            return raw
         return orjson.dumps(to_message(data, self._chat.model, self._chat.stop_sequences))
 
     def stream(self) -> AnthropicStream:
@@ -66,7 +78,7 @@ async def create_message(state: GatewayState, request: Request) -> Answer:
     request_id = _request_id(request)
 
     async def work(outcome: Outcome) -> Answer:
-        chat, options, targets = await _read(state, request, for_count=False)
+        chat, options, targets, body = await _read(state, request, for_count=False)
 
         def call_args(target: Target) -> tuple[dict[str, Any], Any]:
             kwargs = {**target.options, **chat.params, **options}
@@ -76,7 +88,7 @@ async def create_message(state: GatewayState, request: Request) -> Answer:
 
         headers = {"request-id": request_id, "x-request-id": request_id, "x-litellm-call-id": request_id}
         return await call_group(state, "chat", chat.model, targets, call_args, headers, outcome,
-                                AnthropicDialect(chat))
+                                AnthropicDialect(chat), tailor=passthrough.tailor(body, request.headers))
 
     return await serve(state, "/v1/messages", request_id, error_response, work)
 
@@ -87,7 +99,7 @@ async def count_tokens(state: GatewayState, request: Request) -> Answer:
     request_id = _request_id(request)
 
     async def work(outcome: Outcome) -> Answer:
-        chat, _, targets = await _read(state, request, for_count=True)
+        chat, _, targets, _ = await _read(state, request, for_count=True)
         outcome.model_group = chat.model
         total = token_counter(model=targets[0].model, messages=chat.messages, tools=chat.params.get("tools"))
         return JsonAnswer(200, orjson.dumps({"input_tokens": total}),
@@ -101,17 +113,19 @@ def _request_id(request: Request) -> str:
 
 
 async def _read(state: GatewayState, request: Request, *, for_count: bool
-                ) -> tuple[ChatRequest, dict[str, Any], list[Target]]:
-    """The translated request, the admin's call options, and the deployments that serve the model."""
+                ) -> tuple[ChatRequest, dict[str, Any], list[Target], dict[str, Any]]:
+    """The translated request, the admin's call options, the deployments that serve the model, and the body as
+    the client sent it (less the admin's options), for deployments that take it natively."""
     principal = authenticate(request.headers, state.master_key)
     body = await read_json_object(request, state.max_request_bytes)
     options = {name: body.pop(name) for name in sorted(ADMIN_ONLY_FIELDS.intersection(body))}
     if options and not principal.is_admin:
         raise PermissionDeniedError(f"Only an admin may set {', '.join(options)} in a request: the gateway's "
                                     "config chooses upstreams and credentials", param=next(iter(options)))
+    native_body = dict(body)
     chat = to_chat(body, for_count=for_count)
     targets = state.groups.targets(chat.model)
     if not targets:  # Anthropic answers an unknown model with 404 not_found_error
         raise NotFoundError(f"model: {chat.model} is not served by this gateway (GET /v1/models lists them)",
                             param="model", code="model_not_found")
-    return chat, options, targets
+    return chat, options, targets, native_body
