@@ -63,12 +63,18 @@ def _fresh_settings() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _no_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Provider keys in the developer's environment must never leak into a test's calls."""
+    """Provider keys in the developer's environment must never leak into a test's calls, nor the machine's cloud
+    credentials (AWS and gcloud files, instance metadata) into botocore's and google-auth's chains."""
     for name in list(os.environ):
         if name.endswith(("_API_KEY", "_API_BASE", "_BASE_URL", "_API_VERSION")) or name.startswith(
-            ("OPENAI_", "AZURE_")
+            ("OPENAI_", "AZURE_", "AWS_", "GOOGLE_", "VERTEX", "GEMINI_", "ANTHROPIC_", "COHERE_")
         ):
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("CLOUDSDK_CONFIG", os.devnull)  # no gcloud login
+    monkeypatch.setenv("NO_GCE_CHECK", "True")  # google-auth: do not probe the metadata server
 
 
 def _answers(host: str, port: int) -> bool:
