@@ -385,6 +385,14 @@ def test_embedded_defaults_add_a_wildcard_per_provider_key() -> None:
     assert "azure/*" in [d.model_name for d in with_base.deployments]
 
 
+def test_embedded_defaults_include_native_providers_with_keys() -> None:
+    environ = {"ANTHROPIC_API_KEY": "sk-ant", "GEMINI_API_KEY": "gm", "COHERE_API_KEY": "co",
+               "AWS_BEARER_TOKEN_BEDROCK": "br", "VERTEXAI_PROJECT": "p"}
+    names = [d.model_name for d in load_config(None, environ=environ).deployments]
+    # cohere_chat/ is cohere/ under LiteLLM's other prefix; Vertex needs a config (credentials, project, location)
+    assert names == ["anthropic/*", "bedrock/*", "cohere/*", "cohere_chat/*", "gemini/*", "mock/*"]
+
+
 def test_include_extends_model_list_and_replaces_other_sections() -> None:
     main, models = str(FIXTURES / "include_main.yaml"), str(FIXTURES / "include_models.yaml")
     config = load_config(main, environ={})
