@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 import sluicegate
-from sluicegate.errors import AuthenticationError
+from sluicegate.errors import AuthenticationError, BadRequestError
 from sluicegate.providers import openai, registry
 from sluicegate.providers.base import Call, Credentials, Endpoint
 
@@ -77,3 +77,16 @@ def test_secret_credential_options_are_redacted_from_errors_and_reprs(token_prov
     assert "'aws_region_name': 'eu-1'" in repr(credentials)
     assert "'aws_profile_name': 'dev'" in repr(credentials)
     assert credentials.secrets() == ["k" * 12, secret]
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+                                 "http://127.0.0.1:4000/metrics", "http://[::1]/x.png"])
+def test_a_provider_that_inlines_media_never_fetches_an_internal_url(url, gemini_sim):
+    # Gemini cannot fetch URLs, so the engine downloads them first: an address inside the gateway's network is
+    # refused before anything is sent anywhere.
+    messages = [{"role": "user", "content": [{"type": "text", "text": "describe"},
+                                             {"type": "image_url", "image_url": {"url": url}}]}]
+    with pytest.raises(BadRequestError, match="non-public address"):
+        sluicegate.completion(model="gemini/gemini-2.5-flash", messages=messages, api_base=gemini_sim.base_url,
+                              api_key="gm-test")
+    assert gemini_sim.requests == []
