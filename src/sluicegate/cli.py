@@ -7,8 +7,11 @@ SDK-only install (without the `gateway` extra) still answers it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
@@ -79,6 +82,22 @@ def _group_names(config: GatewayConfig) -> list[str]:
     return ModelGroups(config.deployments).names()
 
 
+@contextlib.contextmanager
+def _shared_metrics_dir() -> Iterator[None]:
+    """Workers write their metrics to one directory so that /metrics, whichever worker answers, counts them all
+    (prometheus_client's multiprocess mode). The operator's PROMETHEUS_MULTIPROC_DIR is used as given; else a
+    fresh directory for this run, removed at exit."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="sluicegate-metrics-") as directory:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        try:
+            yield
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
 def _run_uvicorn(args: argparse.Namespace, host: str, path: str | None, config: GatewayConfig) -> None:
     import uvicorn
 
@@ -91,7 +110,8 @@ def _run_uvicorn(args: argparse.Namespace, host: str, path: str | None, config: 
             os.environ["SLUICEGATE_CONFIG"] = path
         if args.allow_unsupported:
             os.environ["SLUICEGATE_ALLOW_UNSUPPORTED"] = "1"
-        uvicorn.run("sluicegate.gateway.app:app_from_env", factory=True, workers=args.workers, **common)
+        with _shared_metrics_dir():
+            uvicorn.run("sluicegate.gateway.app:app_from_env", factory=True, workers=args.workers, **common)
         return
     from sluicegate.gateway.app import create_app
 

@@ -106,10 +106,16 @@ def test_several_workers_each_build_the_app_from_the_same_config(tmp_path, opena
     gateway = GatewayProcess(simulator_config(openai_sim, master_key=False), tmp_path,
                              env={"SIM_OPENAI_KEY": PROVIDER_KEY}, args=("--workers", "2")).wait_ready(30)
     try:
-        for _ in range(4):
+        for _ in range(12):  # new connections: spread over the workers by whichever accepts first
             answer = httpx.post(gateway.url + "/v1/chat/completions",
                                 json={"model": "gpt-4o-mini", "messages": MESSAGES})
             assert answer.status_code == 200, answer.text
-        assert len(openai_sim.requests) == 4
+        assert len(openai_sim.requests) == 12
+        # Whichever worker answers the scrape, it counts every worker's requests.
+        for _ in range(4):
+            scraped = httpx.get(gateway.url + "/metrics").text
+            counted = sum(float(line.rsplit(" ", 1)[1]) for line in scraped.splitlines()
+                          if line.startswith("litellm_proxy_total_requests_metric_total{"))
+            assert counted == 12
     finally:
         assert gateway.stop() in (0, -signal.SIGTERM)

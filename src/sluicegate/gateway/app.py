@@ -38,6 +38,7 @@ def create_app(config: GatewayConfig) -> HotPathApp:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await pool.aclose()  # after the last request has drained
+        app.state.metrics.close()
 
     app = Starlette(routes=[*llm.routes(), *anthropic.routes(), *models.routes(), *health.routes(), *metrics.routes()],
                     lifespan=lifespan)

@@ -13,6 +13,7 @@ class name. A request that fails before its group resolved is recorded with an e
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from prometheus_client import (
@@ -25,6 +26,11 @@ from prometheus_client import (
     ProcessCollector,
 )
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+# prometheus_client's multiprocess mode: set (by `sluicegate serve --workers N`, or by the operator) before the
+# library is imported, each worker writes its values to files in this directory and a scrape sums them all.
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # From 5 ms (a cache hit, a mock) to 120 s (a long reasoning answer); LiteLLM's own list has 35 buckets,
 # every label combination pays for each bucket, so this keeps the ones a dashboard's quantiles need.
@@ -65,8 +71,11 @@ class GatewayMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        for collector in (ProcessCollector, PlatformCollector, GCCollector):
-            collector(registry=self.registry)  # process_*, python_info, python_gc_*: what the default registry has
+        # With several workers each one's values go to files in this directory (see MULTIPROCESS_DIR_ENV).
+        self.multiprocess_dir = os.environ.get(MULTIPROCESS_DIR_ENV) or None
+        if self.multiprocess_dir is None:  # process_*, python_gc_*: one process's facts, meaningless summed
+            for collector in (ProcessCollector, PlatformCollector, GCCollector):
+                collector(registry=self.registry)
         self._define_request_metrics()
         self._define_usage_metrics()
         self._define_deployment_metrics()
@@ -78,7 +87,7 @@ class GatewayMetrics:
     def _define_request_metrics(self) -> None:
         registry = self.registry
         self.in_flight = Gauge("litellm_in_flight_requests", "Requests received and not yet answered",
-                               registry=registry)
+                               registry=registry, multiprocess_mode="livesum")  # the live workers' sum
         self.total_requests = Counter(
             "litellm_proxy_total_requests_metric", "Requests the gateway answered, by final status code",
             [GROUP, DEPLOYMENT, ROUTE, STATUS], registry=registry)
@@ -167,7 +176,16 @@ class GatewayMetrics:
         """The exposition body and its content type: OpenMetrics when `accept` (the scraper's header) asks for it,
         else the classic text format."""
         encode, content_type = choose_encoder(accept)
-        return encode(self.registry), content_type
+        if self.multiprocess_dir is None:
+            return encode(self.registry), content_type
+        merged = CollectorRegistry()  # every worker's files, summed: whichever worker the scrape reached
+        MultiProcessCollector(merged, path=self.multiprocess_dir)
+        return encode(merged), content_type
+
+    def close(self) -> None:
+        """At shutdown: with several workers, drop this process's live gauge values from the shared files."""
+        if self.multiprocess_dir is not None:
+            mark_process_dead(os.getpid(), self.multiprocess_dir)
 
     def _new_series(self, key: tuple[str, str | None, str | None, int]) -> _Series:
         route, group, deployment, status = key
