@@ -28,14 +28,8 @@ retry-after and anthropic-ratelimit-* headers), `script_stream_error()` breaks t
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import socket
-import threading
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -48,6 +42,7 @@ from tests.simulators.anthropic_wire import (
     stream_events,
     validate,
 )
+from tests.simulators.server import RecordedRequest, Script, SimulatorServer, lowered
 
 __all__ = ["AnthropicSimulator", "RecordedRequest"]
 
@@ -71,181 +66,39 @@ _RATE_LIMIT_HEADERS = {"retry-after": "1", "anthropic-ratelimit-requests-limit":
                        "anthropic-ratelimit-input-tokens-remaining": "0"}
 
 
-@dataclass
-class RecordedRequest:
-    """One request as received; `headers` keys are lower-cased, `json` is None when the body is not JSON."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    json: Any
-    raw: bytes
-
-
-@dataclass
-class _Script:
-    status: int
-    body: dict[str, Any] | str | None
-    headers: dict[str, str] = field(default_factory=dict)
-    times: int = 1
-
-
-class AnthropicSimulator:
+class AnthropicSimulator(SimulatorServer[Script]):
     """Anthropic on 127.0.0.1, served by aiohttp on its own event loop in a background thread.
 
     with AnthropicSimulator() as sim:
         Anthropic(api_key="sk-ant-test", base_url=sim.base_url).messages.create(...)
     """
 
+    provider = "Anthropic"
+    base_path = ""  # the api_base a user configures is the host root (the adapter and the SDK add /v1/messages)
+
     def __init__(self, api_keys: set[str] | None = None) -> None:
-        self._initial_keys = set(api_keys) if api_keys is not None else {"sk-ant-test"}
-        self.api_keys = set(self._initial_keys)
+        super().__init__(api_keys if api_keys is not None else {"sk-ant-test"})
         self.context_limit = 200_000
-        self.chunk_delay_s = 0.0
-        self.chunk_delay_s = 0.0  # between stream events, so a test can abandon a stream midway
-        self._lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
-        self._scripts: deque[_Script] = deque()
-        self._stream_errors: deque[tuple[int, dict[str, Any]]] = deque()
         self._cache: set[str] = set()
-        self._cancelled_streams = 0
-        self._port: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-
-    @property
-    def base_url(self) -> str:
-        """The api_base a user configures: the host root (the adapter and the SDK add /v1/messages)."""
-        if self._port is None:
-            raise RuntimeError("the simulator is not running; call start() first")
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
-
-    @property
-    def cancelled_streams(self) -> int:
-        with self._lock:
-            return self._cancelled_streams
 
     def script(self, status: int, body: dict[str, Any] | str | None = None, headers: dict[str, str] | None = None,
                times: int = 1) -> None:
         """Answer the next `times` requests with `status` and `body` (None → Anthropic's body for the status)."""
-        with self._lock:
-            self._scripts.append(_Script(status, body, {k.lower(): v for k, v in (headers or {}).items()}, times))
+        self._add_script(Script(status, body, lowered(headers), times))
 
     def script_stream_error(self, after_events: int, error_type: str = "overloaded_error",
                             message: str = "Overloaded") -> None:
         """Break the next stream after `after_events` events with `event: error` and end it."""
-        with self._lock:
-            self._stream_errors.append((after_events, error_body(error_type, message)))
+        self._add_stream_error(after_events, _sse(error_body(error_type, message)))
 
     def reset(self) -> None:
+        super().reset()
         with self._lock:
-            self._requests.clear()
-            self._scripts.clear()
-            self._stream_errors.clear()
             self._cache.clear()
-            self._cancelled_streams = 0
-        self.api_keys = set(self._initial_keys)
         self.context_limit = 200_000
-        self.chunk_delay_s = 0.0
 
-    def start(self) -> AnthropicSimulator:
-        if self._thread is not None:
-            return self
-        ready = threading.Event()
-        failure: list[BaseException] = []
-        self._thread = threading.Thread(target=self._serve, args=(ready, failure), name="anthropic-simulator",
-                                        daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the Anthropic simulator did not start within 10 s")
-        if failure:
-            self._thread = None
-            raise RuntimeError("the Anthropic simulator failed to start") from failure[0]
-        return self
-
-    def stop(self) -> None:
-        loop, thread, runner = self._loop, self._thread, self._runner
-        if loop is None or thread is None or runner is None:
-            return
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        self._loop = self._thread = self._runner = None
-        self._port = None
-
-    def __enter__(self) -> AnthropicSimulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def _serve(self, ready: threading.Event, failure: list[BaseException]) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._open())
-        except BaseException as exc:  # reported to start() in the caller's thread
-            failure.append(exc)
-            ready.set()
-            loop.close()
-            return
-        ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.close()
-
-    async def _open(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.05, access_log=None)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self._port = sock.getsockname()[1]
-        await web.SockSite(runner, sock).start()
-        self._runner = runner
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        try:
-            payload: Any = json.loads(raw) if raw else None
-        except ValueError:
-            payload = None
-        recorded = RecordedRequest(method=request.method, path=request.path, query=dict(request.query),
-                                   headers={k.lower(): v for k, v in request.headers.items()}, json=payload,
-                                   raw=raw)
-        request_id = "req_" + uuid.uuid4().hex[:24]
-        with self._lock:
-            self._requests.append(recorded)
-            script = self._take_script()
-        if script is not None:
-            return self._scripted(script, request_id)
-        try:
-            return await self._answer(request, recorded, request_id)
-        except ApiError as err:
-            body = {**err.body, "request_id": request_id}
-            return _json(body, err.status, {"request-id": request_id, **err.headers})
-
-    def _take_script(self) -> _Script | None:
-        if not self._scripts:
-            return None
-        script = self._scripts[0]
-        script.times -= 1
-        if script.times <= 0:
-            self._scripts.popleft()
-        return script
-
-    def _scripted(self, script: _Script, request_id: str) -> web.Response:
+    async def _scripted(self, request: web.Request, recorded: RecordedRequest, script: Script) -> web.Response:
+        request_id = _request_id()
         headers = {"request-id": request_id, **(_RATE_LIMIT_HEADERS if script.status == 429 else {}),
                    **script.headers}
         body = script.body
@@ -256,8 +109,16 @@ class AnthropicSimulator:
             return _json(body, script.status, headers)
         return web.Response(status=script.status, text=body, headers={"content-type": "text/html", **headers})
 
-    async def _answer(self, request: web.Request, recorded: RecordedRequest,
-                      request_id: str) -> web.StreamResponse:
+    async def _answer(self, request: web.Request, recorded: RecordedRequest) -> web.StreamResponse:
+        request_id = _request_id()
+        try:
+            return await self._messages(request, recorded, request_id)
+        except ApiError as err:
+            body = {**err.body, "request_id": request_id}
+            return _json(body, err.status, {"request-id": request_id, **err.headers})
+
+    async def _messages(self, request: web.Request, recorded: RecordedRequest,
+                        request_id: str) -> web.StreamResponse:
         is_count = recorded.path == "/v1/messages/count_tokens"
         if request.method != "POST" or recorded.path not in ("/v1/messages", "/v1/messages/count_tokens"):
             raise ApiError(404, error_body("not_found_error", "Not Found"))
@@ -284,40 +145,14 @@ class AnthropicSimulator:
                 self._cache.add(usage_in.cache_key)
         message = message_body(body, usage_in, is_cache_hit=is_hit)
         if body.get("stream"):
-            return await self._stream(request, request_id, stream_events(message))
+            headers = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache",
+                       "request-id": request_id}
+            return await self._send_stream(request, headers, [_sse(event) for event in stream_events(message)])
         return _json(message, 200, {"request-id": request_id})
 
-    async def _stream(self, request: web.Request, request_id: str,
-                      events: list[dict[str, Any]]) -> web.StreamResponse:
-        with self._lock:
-            broken = self._stream_errors.popleft() if self._stream_errors else None
-        response = web.StreamResponse(status=200, headers={
-            "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache",
-            "request-id": request_id})
-        response.enable_chunked_encoding()
-        finished = False
-        try:
-            await response.prepare(request)
-            for index, event in enumerate(events):
-                if broken is not None and index == broken[0]:
-                    await response.write(_sse(broken[1]))
-                    break
-                if index and self.chunk_delay_s:
-                    await asyncio.sleep(self.chunk_delay_s)
-                await response.write(_sse(event))
-            finished = True
-            await response.write_eof()
-        except ConnectionError:  # the client closed mid-stream
-            self._count_cancel(finished)
-        except asyncio.CancelledError:
-            self._count_cancel(finished)
-            raise
-        return response
 
-    def _count_cancel(self, finished: bool) -> None:
-        if not finished:
-            with self._lock:
-                self._cancelled_streams += 1
+def _request_id() -> str:
+    return "req_" + uuid.uuid4().hex[:24]
 
 
 def _presented_key(headers: dict[str, str]) -> str | None:

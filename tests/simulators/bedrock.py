@@ -33,15 +33,10 @@ x-amzn-errortype for it); `script_stream_error()` ends the next stream with an e
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime
 import json
-import socket
-import threading
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -51,7 +46,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from tests.simulators import bedrock_wire as wire
-from tests.simulators.openai import RecordedRequest
+from tests.simulators.server import RecordedRequest, Script, SimulatorServer
 
 __all__ = ["ACCESS_KEY", "API_KEY", "REGION", "SECRET_KEY", "BedrockSimulator", "RecordedRequest"]
 
@@ -63,165 +58,61 @@ _STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 
 @dataclass
-class _Script:
-    times: int
-    status: int
-    body: dict[str, Any] | bytes | None
-    kind: str | None
-    headers: dict[str, str] = field(default_factory=dict)
+class _Script(Script):
+    error_type: str | None = None  # x-amzn-errortype; None → the one Bedrock sends for the status
 
 
-class BedrockSimulator:
+class BedrockSimulator(SimulatorServer[_Script]):
     """Bedrock runtime + STS on 127.0.0.1, served by aiohttp on its own event loop in a background thread.
 
     with BedrockSimulator() as sim:
         boto3.client("bedrock-runtime", endpoint_url=sim.base_url, region_name=REGION, …).converse(…)
     """
 
+    provider = "Bedrock"
+    base_path = ""  # the endpoint URL (LiteLLM's aws_bedrock_runtime_endpoint, boto3's endpoint_url)
+
     def __init__(self) -> None:
-        self.api_keys = {API_KEY}
+        super().__init__({API_KEY})
         self.credentials: dict[str, tuple[str, str | None]] = {ACCESS_KEY: (SECRET_KEY, None)}
         self.assumed_roles: list[dict[str, str]] = []
-        self.chunk_delay_s = 0.0  # a pause between stream events, so a test can abandon a stream mid-way
-        self._lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
-        self._scripts: deque[_Script] = deque()
-        self._stream_errors: deque[tuple[int, str, str]] = deque()
         self._cached: set[str] = set()
-        self._cancelled = 0
-        self._port: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-
-    @property
-    def base_url(self) -> str:
-        """The endpoint URL (LiteLLM's aws_bedrock_runtime_endpoint, boto3's endpoint_url)."""
-        if self._port is None:
-            raise RuntimeError("the simulator is not running; call start() first")
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
-
-    @property
-    def cancelled_streams(self) -> int:
-        with self._lock:
-            return self._cancelled
 
     def script(self, status: int, body: dict[str, Any] | bytes | None = None, times: int = 1,
                error_type: str | None = None, headers: dict[str, str] | None = None) -> None:
         """Answer the next `times` requests with `status` (body None → Bedrock's error body for it)."""
-        with self._lock:
-            self._scripts.append(_Script(times, status, body, error_type, dict(headers or {})))
+        self._add_script(_Script(status, body, dict(headers or {}), times, error_type))
 
     def script_stream_error(self, after_events: int, kind: str = "throttlingException",
                             message: str = "Too many tokens, please wait before trying again.") -> None:
         """End the next stream with an exception message (`kind`: the ConverseStreamOutput member name)."""
-        with self._lock:
-            self._stream_errors.append((after_events, kind, message))
+        self._add_stream_error(after_events, wire.exception_event(kind, message))
 
     def reset(self) -> None:
+        super().reset()
         with self._lock:
-            self._requests.clear()
-            self._scripts.clear()
-            self._stream_errors.clear()
             self._cached.clear()
-            self._cancelled = 0
             self.assumed_roles.clear()
-        self.api_keys = {API_KEY}
         self.credentials = {ACCESS_KEY: (SECRET_KEY, None)}
-        self.chunk_delay_s = 0.0
 
-    def start(self) -> BedrockSimulator:
-        if self._thread is not None:
-            return self
-        ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, args=(ready,), name="bedrock-simulator", daemon=True)
-        self._thread.start()
-        if not ready.wait(10) or self._port is None:
-            raise RuntimeError("the Bedrock simulator did not start")
-        return self
-
-    def stop(self) -> None:
-        loop, thread, runner = self._loop, self._thread, self._runner
-        if loop is None or thread is None or runner is None:
-            return
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        self._loop = self._thread = self._runner = None
-        self._port = None
-
-    def __enter__(self) -> BedrockSimulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def _serve(self, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._open())
-        finally:
-            ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.close()
-
-    async def _open(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.05, access_log=None)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        await web.SockSite(runner, sock).start()
-        self._runner = runner
-        self._port = sock.getsockname()[1]
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        try:
-            payload: Any = json.loads(raw) if raw else None
-        except ValueError:
-            payload = None
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        recorded = RecordedRequest(request.method, request.path, dict(request.query), headers, payload, raw)
-        with self._lock:
-            self._requests.append(recorded)
-            script = self._take_script()
+    async def _respond(self, request: web.Request, recorded: RecordedRequest,
+                       script: _Script | None) -> web.StreamResponse:
+        """STS, then authentication, come before any script."""
         try:
             if request.method == "POST" and request.raw_path == "/":
-                return self._sts(request, raw, headers)
-            self._authenticate(request, raw, headers)
-            if script is not None:
-                return self._scripted(script)
-            return await self._bedrock(request, payload)
+                return self._sts(request, recorded.raw, recorded.headers)
+            self._authenticate(request, recorded.raw, recorded.headers)
+            return await super()._respond(request, recorded, script)
         except wire.SimError as error:
             return self._error(error.status, error.kind, error.message)
-
-    def _take_script(self) -> _Script | None:
-        if not self._scripts:
-            return None
-        script = self._scripts[0]
-        script.times -= 1
-        if script.times <= 0:
-            self._scripts.popleft()
-        return script
 
     def _error(self, status: int, kind: str, message: str, extra: dict[str, str] | None = None) -> web.Response:
         headers = {**wire.error_headers(kind), "x-amzn-requestid": str(uuid.uuid4()), **(extra or {})}
         return web.Response(status=status, body=json.dumps({"message": message}).encode(), headers=headers)
 
-    def _scripted(self, script: _Script) -> web.Response:
+    async def _scripted(self, request: web.Request, recorded: RecordedRequest, script: _Script) -> web.Response:
         kind, message = wire.DEFAULT_ERRORS.get(script.status, ("InternalServerException", "error"))
-        kind = script.kind or kind
+        kind = script.error_type or kind
         if script.body is None:
             return self._error(script.status, kind, message, script.headers)
         raw = script.body if isinstance(script.body, bytes) else json.dumps(script.body).encode()
@@ -258,7 +149,10 @@ class BedrockSimulator:
         if expected != fields.get("Signature"):
             raise wire.SimError(403, "InvalidSignatureException", wire.SIGNATURE_MESSAGE)
 
-    async def _bedrock(self, request: web.Request, payload: Any) -> web.StreamResponse:
+
+    async def _answer(self, request: web.Request, recorded: RecordedRequest) -> web.StreamResponse:
+        """Bedrock runtime: POST /model/{modelId}/converse | converse-stream | invoke."""
+        payload = recorded.json
         parts = request.raw_path.split("?", 1)[0].split("/")
         if request.method != "POST" or len(parts) != 4 or parts[1] != "model":
             raise wire.SimError(404, "UnknownOperationException", "")
@@ -278,32 +172,8 @@ class BedrockSimulator:
         if operation == "converse":
             return web.json_response(wire.converse_body(blocks, stop_reason, token_usage),
                                      headers={"x-amzn-requestid": request_id})
-        return await self._stream(request, wire.stream_events(blocks, stop_reason, token_usage), request_id)
-
-    async def _stream(self, request: web.Request, events: list[bytes], request_id: str) -> web.StreamResponse:
-        with self._lock:
-            broken = self._stream_errors.popleft() if self._stream_errors else None
-        response = web.StreamResponse(status=200, headers={
-            "content-type": "application/vnd.amazon.eventstream", "x-amzn-requestid": request_id})
-        response.enable_chunked_encoding()
-        finished = False
-        try:
-            await response.prepare(request)
-            for index, frame in enumerate(events):
-                if broken is not None and index == broken[0]:
-                    await response.write(wire.exception_event(broken[1], broken[2]))
-                    break
-                if index and self.chunk_delay_s:
-                    await asyncio.sleep(self.chunk_delay_s)
-                await response.write(frame)
-            finished = True
-            await response.write_eof()
-        except (ConnectionError, asyncio.CancelledError):
-            if not finished:
-                with self._lock:
-                    self._cancelled += 1
-            raise
-        return response
+        headers = {"content-type": "application/vnd.amazon.eventstream", "x-amzn-requestid": request_id}
+        return await self._send_stream(request, headers, wire.stream_events(blocks, stop_reason, token_usage))
 
     def _sts(self, request: web.Request, raw: bytes, headers: dict[str, str]) -> web.Response:
         form = {name: values[0] for name, values in parse_qs(raw.decode()).items()}

@@ -21,23 +21,19 @@ Embeddings: unit vectors seeded by SHA-256 of each text, `output_dimension` or 1
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import hashlib
 import json
 import math
 import random
-import socket
 import string
 import struct
-import threading
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.simulators.server import RecordedRequest, Script, SimulatorServer, lowered
 
 # Messages from https://docs.cohere.com/reference/errors (the examples listed under each status).
 ERROR_MESSAGES = {
@@ -57,26 +53,6 @@ CONTEXT_LENGTH_MESSAGE = ("too many tokens: total number of tokens in the prompt
                           "https://docs.cohere.com/reference/generate for more details.")
 
 
-@dataclass
-class RecordedRequest:
-    """One request as received; `headers` keys are lower-cased, `json` is None when the body is not JSON."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    json: Any
-    raw: bytes
-
-
-@dataclass
-class _Script:
-    status: int
-    body: dict[str, Any] | str | None
-    times: int
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 class _ApiError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -88,7 +64,7 @@ def error_body(message: str) -> dict[str, Any]:
     return {"id": str(uuid.uuid4()), "message": message}
 
 
-class CohereSimulator:
+class CohereSimulator(SimulatorServer[Script]):
     """Cohere's v2 API on 127.0.0.1, served by aiohttp on its own event loop in a background thread.
 
     with CohereSimulator() as sim:
@@ -96,143 +72,35 @@ class CohereSimulator:
         sluicegate.completion(model="cohere/command-a-03-2025", api_base=sim.base_url, api_key="co-test", …)
     """
 
+    provider = "Cohere"
+    base_path = "/v2/chat"  # the api_base a LiteLLM user configures for Cohere is the full chat URL
+
     def __init__(self, api_keys: set[str] | None = None) -> None:
-        self._initial_keys = set(api_keys) if api_keys is not None else {"co-test"}
-        self.api_keys = set(self._initial_keys)
-        self._lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
-        self._scripts: deque[_Script] = deque()
-        self._stream_errors: deque[tuple[int, str]] = deque()
-        self._cancelled_streams = 0
-        self._port: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-
-    @property
-    def url(self) -> str:
-        """The host root: what the cohere SDK takes as base_url."""
-        if self._port is None:
-            raise RuntimeError("the simulator is not running; call start() first")
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def base_url(self) -> str:
-        """The api_base a LiteLLM user configures for Cohere: the full chat URL."""
-        return self.url + "/v2/chat"
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
-
-    @property
-    def cancelled_streams(self) -> int:
-        with self._lock:
-            return self._cancelled_streams
+        super().__init__(api_keys if api_keys is not None else {"co-test"})
 
     def script(self, status: int, body: dict[str, Any] | str | None = None, times: int = 1,
                headers: dict[str, str] | None = None) -> None:
         """Answer the next `times` requests with `status` and `body` (None → Cohere's body for the status)."""
-        with self._lock:
-            self._scripts.append(_Script(status, body, times, {k.lower(): v for k, v in (headers or {}).items()}))
+        self._add_script(Script(status, body, lowered(headers), times))
 
     def script_stream_error(self, after_events: int, message: str = "internal server error") -> None:
         """End the next stream after `after_events` events with message-end, finish_reason ERROR and `message`."""
-        with self._lock:
-            self._stream_errors.append((after_events, message))
+        event = {"type": "message-end", "delta": {"error": message, "finish_reason": "ERROR"}}
+        self._add_stream_error(after_events, _sse(event) + _DONE)
 
-    def reset(self) -> None:
-        with self._lock:
-            self._requests.clear()
-            self._scripts.clear()
-            self._stream_errors.clear()
-            self._cancelled_streams = 0
-        self.api_keys = set(self._initial_keys)
+    async def _scripted(self, request: web.Request, recorded: RecordedRequest, script: Script) -> web.Response:
+        body = script.body if script.body is not None else error_body(ERROR_MESSAGES.get(script.status, "error"))
+        text = body if isinstance(body, str) else json.dumps(body)
+        return web.Response(status=script.status, text=text, content_type="application/json", headers=script.headers)
 
-    def start(self) -> CohereSimulator:
-        if self._thread is not None:
-            return self
-        ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, args=(ready,), name="cohere-simulator", daemon=True)
-        self._thread.start()
-        if not ready.wait(10) or self._port is None:
-            raise RuntimeError("the Cohere simulator did not start within 10 s")
-        return self
-
-    def stop(self) -> None:
-        loop, thread, runner = self._loop, self._thread, self._runner
-        if loop is None or thread is None or runner is None:
-            return
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        self._loop = self._thread = self._runner = None
-        self._port = None
-
-    def __enter__(self) -> CohereSimulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def _serve(self, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        self._loop = loop
+    async def _answer(self, request: web.Request, recorded: RecordedRequest) -> web.StreamResponse:
         try:
-            loop.run_until_complete(self._open())
-        finally:
-            ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.close()
-
-    async def _open(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.05, access_log=None)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self._port = sock.getsockname()[1]
-        await web.SockSite(runner, sock).start()
-        self._runner = runner
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        try:
-            payload: Any = json.loads(raw) if raw else None
-        except ValueError:
-            payload = None
-        recorded = RecordedRequest(request.method, request.path, dict(request.query),
-                                   {k.lower(): v for k, v in request.headers.items()}, payload, raw)
-        with self._lock:
-            self._requests.append(recorded)
-            script = self._take_script()
-        if script is not None:
-            body = script.body if script.body is not None else error_body(ERROR_MESSAGES.get(script.status,
-                                                                                              "error"))
-            text = body if isinstance(body, str) else json.dumps(body)
-            return web.Response(status=script.status, text=text, content_type="application/json",
-                                headers=script.headers)
-        try:
-            return await self._answer(request, recorded, payload)
+            return await self._endpoint(request, recorded)
         except _ApiError as error:
             return web.json_response(error_body(error.message), status=error.status)
 
-    def _take_script(self) -> _Script | None:
-        if not self._scripts:
-            return None
-        script = self._scripts[0]
-        script.times -= 1
-        if script.times <= 0:
-            self._scripts.popleft()
-        return script
-
-    async def _answer(self, request: web.Request, recorded: RecordedRequest, payload: Any) -> web.StreamResponse:
+    async def _endpoint(self, request: web.Request, recorded: RecordedRequest) -> web.StreamResponse:
+        payload = recorded.json
         if request.method != "POST" or request.path not in ("/v2/chat", "/v2/embed"):
             raise _ApiError(404, f"route {request.path} not found")
         auth = recorded.headers.get("authorization", "")
@@ -249,33 +117,11 @@ class CohereSimulator:
         answer = chat_answer(payload)
         if not payload.get("stream"):
             return web.json_response(answer)
-        return await self._stream(request, stream_events(answer))
+        headers = {"content-type": "text/event-stream", "cache-control": "no-cache"}
+        return await self._send_stream(request, headers, [_sse(event) for event in stream_events(answer)], _DONE)
 
-    async def _stream(self, request: web.Request, events: list[dict[str, Any]]) -> web.StreamResponse:
-        with self._lock:
-            broken = self._stream_errors.popleft() if self._stream_errors else None
-        response = web.StreamResponse(status=200, headers={"content-type": "text/event-stream",
-                                                           "cache-control": "no-cache"})
-        response.enable_chunked_encoding()
-        finished = False
-        try:
-            await response.prepare(request)
-            for index, event in enumerate(events):
-                if broken is not None and index == broken[0]:
-                    event = {"type": "message-end", "delta": {"error": broken[1], "finish_reason": "ERROR"}}
-                    await response.write(_sse(event))
-                    break
-                await response.write(_sse(event))
-            await response.write(b"data: [DONE]\n\n")
-            finished = True
-            await response.write_eof()
-        except (ConnectionError, asyncio.CancelledError) as error:
-            if not finished:
-                with self._lock:
-                    self._cancelled_streams += 1
-            if isinstance(error, asyncio.CancelledError):
-                raise
-        return response
+
+_DONE = b"data: [DONE]\n\n"
 
 
 def _sse(event: dict[str, Any]) -> bytes:

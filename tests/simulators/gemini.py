@@ -25,22 +25,18 @@ gemini-embedding-001, or outputDimensionality).
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import hashlib
 import json
 import math
 import random
 import re
-import socket
-import threading
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.simulators.server import RecordedRequest, Script, SimulatorServer, lowered
 
 _PREFIX = "Hello from the simulator. You said: "
 _TOOL_PREFIX = "Hello from the simulator. The tool said: "
@@ -99,24 +95,6 @@ def invalid_key_body() -> dict[str, Any]:
     return error_body(400, "API key not valid. Please pass a valid API key.", [
         {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
          "domain": "googleapis.com", "metadata": {"service": "generativelanguage.googleapis.com"}}])
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    json: Any
-    raw: bytes
-
-
-@dataclass
-class _Script:
-    times: int
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def _words(text: str) -> list[str]:
@@ -408,144 +386,38 @@ def _response_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")[:22]
 
 
-class GeminiSimulator:
+class GeminiSimulator(SimulatorServer[Script]):
     """The Gemini API on 127.0.0.1, served by aiohttp on its own event loop in a background thread.
 
     with GeminiSimulator() as sim:
         genai.Client(api_key="gm-test", http_options=types.HttpOptions(base_url=sim.url, api_version="v1beta"))
     """
 
+    provider = "Gemini"
+    base_path = "/v1beta"  # the api_base in LiteLLM's meaning for gemini/: the …/v1beta root
+
     def __init__(self, api_keys: set[str] | None = None) -> None:
-        self._initial_keys = set(api_keys) if api_keys is not None else {"gm-test"}
-        self.api_keys = set(self._initial_keys)
-        self._lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
-        self._scripts: deque[_Script] = deque()
-        self._stream_errors: deque[tuple[int, dict[str, Any]]] = deque()
-        self._cancelled = 0
-        self._port: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-
-    @property
-    def url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("the simulator is not running; call start() first")
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def base_url(self) -> str:
-        """The api_base in LiteLLM's meaning for gemini/: the …/v1beta root."""
-        return self.url + "/v1beta"
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
-
-    @property
-    def cancelled_streams(self) -> int:
-        with self._lock:
-            return self._cancelled
+        super().__init__(api_keys if api_keys is not None else {"gm-test"})
 
     def script(self, status: int, body: Any = None, headers: dict[str, str] | None = None, times: int = 1) -> None:
         """Answer the next `times` requests with `status` and `body` (None → Google's body for the status)."""
-        with self._lock:
-            self._scripts.append(_Script(times, status, body, {k.lower(): v for k, v in (headers or {}).items()}))
+        self._add_script(Script(status, body, lowered(headers), times))
 
     def script_stream_error(self, after_events: int, status: int = 500, message: str | None = None) -> None:
         """Break the next stream after `after_events` events with `data: {"error": …}`."""
-        with self._lock:
-            self._stream_errors.append((after_events, error_body(status, message)))
+        self._add_stream_error(after_events, _sse(error_body(status, message)))
 
-    def reset(self) -> None:
-        with self._lock:
-            self._requests.clear()
-            self._scripts.clear()
-            self._stream_errors.clear()
-            self._cancelled = 0
-        self.api_keys = set(self._initial_keys)
+    async def _scripted(self, request: web.Request, recorded: RecordedRequest, script: Script) -> web.Response:
+        body = script.body if script.body is not None else error_body(script.status)
+        return _json(body, script.status, script.headers)
 
-    def start(self) -> GeminiSimulator:
-        if self._thread is not None:
-            return self
-        ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, args=(ready,), name="gemini-simulator", daemon=True)
-        self._thread.start()
-        if not ready.wait(10) or self._port is None:
-            raise RuntimeError("the Gemini simulator did not start")
-        return self
-
-    def stop(self) -> None:
-        loop, thread, runner = self._loop, self._thread, self._runner
-        if loop is None or thread is None or runner is None:
-            return
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        self._loop = self._thread = self._runner = None
-        self._port = None
-
-    def __enter__(self) -> GeminiSimulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def _serve(self, ready: threading.Event) -> None:
-        loop = self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
+    async def _answer(self, request: web.Request, recorded: RecordedRequest) -> web.StreamResponse:
         try:
-            loop.run_until_complete(self._open())
-        finally:
-            ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.close()
-
-    async def _open(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.05, access_log=None)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        await web.SockSite(runner, sock).start()
-        self._runner = runner
-        self._port = sock.getsockname()[1]
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        try:
-            payload = json.loads(raw) if raw else None
-        except ValueError:
-            payload = None
-        recorded = RecordedRequest(request.method, request.path, dict(request.query),
-                                   {k.lower(): v for k, v in request.headers.items()}, payload, raw)
-        with self._lock:
-            self._requests.append(recorded)
-            script = self._take_script()
-        if script is not None:
-            body = script.body if script.body is not None else error_body(script.status)
-            return _json(body, script.status, script.headers)
-        try:
-            return await self._answer(request, recorded, payload)
+            return await self._method(request, recorded)
         except SimError as error:
             return _json(error.body, error.status)
 
-    def _take_script(self) -> _Script | None:
-        if not self._scripts:
-            return None
-        script = self._scripts[0]
-        script.times -= 1
-        if script.times <= 0:
-            self._scripts.popleft()
-        return script
-
-    async def _answer(self, request: web.Request, recorded: RecordedRequest, payload: Any) -> web.StreamResponse:
+    async def _method(self, request: web.Request, recorded: RecordedRequest) -> web.StreamResponse:
         match = _PATH.match(request.path)
         if request.method != "POST" or match is None:
             raise SimError(404, f"Method not found: {request.method} {request.path}")
@@ -556,6 +428,7 @@ class GeminiSimulator:
         if key not in self.api_keys:
             raise SimError(400, "API key not valid. Please pass a valid API key.",
                            invalid_key_body()["error"]["details"])
+        payload = recorded.json
         if payload is None and recorded.raw:
             raise SimError(400, "Invalid JSON payload received. Unexpected token.")
         model, method = match["model"], match["method"]
@@ -567,31 +440,15 @@ class GeminiSimulator:
         name = model.removeprefix("models/")
         if method == "generateContent":
             return _json(response_body(payload, name))
-        return await self._stream(request, stream_events(payload, name), recorded.query.get("alt") == "sse")
-
-    async def _stream(self, request: web.Request, events: list[dict[str, Any]], sse: bool) -> web.StreamResponse:
-        if not sse:  # without alt=sse Google streams one JSON array of the same responses
+        events = stream_events(payload, name)
+        if recorded.query.get("alt") != "sse":  # without alt=sse Google streams one JSON array of the same responses
             return _json(events)
-        with self._lock:
-            broken = self._stream_errors.popleft() if self._stream_errors else None
-        response = web.StreamResponse(status=200, headers={"content-type": "text/event-stream"})
-        finished = False
-        try:
-            await response.prepare(request)
-            for index, event in enumerate(events):
-                if broken is not None and index == broken[0]:
-                    await response.write(b"data: " + json.dumps(broken[1]).encode() + b"\r\n\r\n")
-                    break
-                await response.write(b"data: " + json.dumps(event).encode() + b"\r\n\r\n")
-            finished = True
-            await response.write_eof()
-        except (ConnectionError, asyncio.CancelledError) as error:
-            if not finished:
-                with self._lock:
-                    self._cancelled += 1
-            if isinstance(error, asyncio.CancelledError):
-                raise
-        return response
+        return await self._send_stream(request, {"content-type": "text/event-stream"}, [_sse(e) for e in events])
+
+
+def _sse(event: dict[str, Any]) -> bytes:
+    """Google frames each event as `data: <json>` with CRLF line ends."""
+    return b"data: " + json.dumps(event).encode() + b"\r\n\r\n"
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

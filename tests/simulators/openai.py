@@ -38,15 +38,11 @@ event. Default 429s carry `retry-after: 1` and `retry-after-ms: 20`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
-import socket
-import threading
 import time
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -64,6 +60,7 @@ from tests.simulators.openai_errors import (
     error_body,
 )
 from tests.simulators.openai_wire import chat_bodies, completions_bodies, embeddings_body, models_body
+from tests.simulators.server import RecordedRequest, Script, SimulatorServer, lowered
 
 __all__ = [
     "AZURE_CONTENT_FILTER_ERROR",
@@ -76,35 +73,12 @@ __all__ = [
 _ORGANIZATION = "user-simulator"
 _RATE_LIMIT_REQUESTS = 10_000
 _RATE_LIMIT_TOKENS = 30_000_000
-_INVALID_JSON = object()
 
 
 @dataclass
-class RecordedRequest:
-    """One request as received; `headers` keys are lower-cased, `json` is None when the body is not JSON."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    json: Any
-    raw: bytes
-
-
-@dataclass
-class _Script:
-    kind: str  # "response" or "disconnect"
-    times: int
-    status: int = 200
-    body: dict[str, Any] | str | bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+class _Script(Script):
     delay_s: float = 0.0
-
-
-@dataclass
-class _StreamError:
-    after_chunks: int
-    error: dict[str, Any]
+    is_disconnect: bool = False  # drop the connection instead of answering
 
 
 @dataclass
@@ -120,6 +94,7 @@ class _Route:
 class _Ctx:
     request: web.Request
     recorded: RecordedRequest
+    route: _Route | None
     request_id: str
     is_azure: bool
     started: float
@@ -129,195 +104,65 @@ def _sse(event: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
 
 
-class OpenAISimulator:
+class OpenAISimulator(SimulatorServer[_Script]):
     """OpenAI + Azure OpenAI on 127.0.0.1, served by aiohttp on its own event loop in a background thread.
 
     with OpenAISimulator() as sim:
         OpenAI(api_key="sk-test", base_url=sim.base_url).chat.completions.create(...)
     """
 
+    provider = "OpenAI"
+    base_path = "/v1"
+
     def __init__(self, api_keys: set[str] | None = None, azure_api_versions: set[str] | None = None) -> None:
-        self._initial_keys = set(api_keys) if api_keys is not None else {"sk-test"}
-        self.api_keys = set(self._initial_keys)
+        super().__init__(api_keys if api_keys is not None else {"sk-test"})
         self.azure_api_versions = azure_api_versions
         self.azure_deployments: dict[str, str] = {}
         self.response_delay_s = 0.0
-        self.chunk_delay_s = 0.0
-        self._lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
-        self._scripts: deque[_Script] = deque()
-        self._stream_errors: deque[_StreamError] = deque()
-        self._cancelled_streams = 0
-        self._port: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-
-    @property
-    def url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("the simulator is not running; call start() first")
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def base_url(self) -> str:
-        return self.url + "/v1"
 
     @property
     def azure_endpoint(self) -> str:
         return self.url
 
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """A snapshot of every request received so far, oldest first."""
-        with self._lock:
-            return list(self._requests)
-
-    @property
-    def cancelled_streams(self) -> int:
-        with self._lock:
-            return self._cancelled_streams
-
     def script(self, status: int, body: dict[str, Any] | str | bytes | None = None,
                headers: dict[str, str] | None = None, times: int = 1, delay_s: float = 0.0) -> None:
         """Answer the next `times` requests with `status` and `body` (None → the real body for the status)."""
-        lowered = {k.lower(): v for k, v in (headers or {}).items()}
-        entry = _Script("response", times, status, body, lowered, delay_s)
-        with self._lock:
-            self._scripts.append(entry)
+        self._add_script(_Script(status, body, lowered(headers), times, delay_s))
 
     def script_disconnect(self, times: int = 1) -> None:
         """Close the connection of the next `times` requests without sending any response."""
-        with self._lock:
-            self._scripts.append(_Script("disconnect", times))
+        self._add_script(_Script(200, times=times, is_disconnect=True))
 
     def script_stream_error(self, after_chunks: int, error: dict[str, Any] | None = None) -> None:
         """Break the next stream after `after_chunks` chunks with `data: {"error": …}` and end it."""
         error = error or error_body("The server had an error while processing your request. Sorry about that!",
                                 type_="server_error")["error"]
-        with self._lock:
-            self._stream_errors.append(_StreamError(after_chunks, error))
+        self._add_stream_error(after_chunks, _sse({"error": error}))
 
     def reset(self) -> None:
         """Forget requests, scripts, delays and counters; restore keys and deployments as constructed."""
-        with self._lock:
-            self._requests.clear()
-            self._scripts.clear()
-            self._stream_errors.clear()
-            self._cancelled_streams = 0
-        self.api_keys = set(self._initial_keys)
+        super().reset()
         self.azure_deployments = {}
         self.response_delay_s = 0.0
-        self.chunk_delay_s = 0.0
 
-    def start(self) -> OpenAISimulator:
-        if self._thread is not None:
-            return self
-        ready = threading.Event()
-        failure: list[BaseException] = []
-        self._thread = threading.Thread(target=self._serve, args=(ready, failure), name="openai-simulator",
-                                        daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the OpenAI simulator did not start within 10 s")
-        if failure:
-            self._thread = None
-            raise RuntimeError("the OpenAI simulator failed to start") from failure[0]
-        return self
-
-    def stop(self) -> None:
-        loop, thread, runner = self._loop, self._thread, self._runner
-        if loop is None or thread is None or runner is None:
-            return
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        self._loop = self._thread = self._runner = None
-        self._port = None
-
-    def __enter__(self) -> OpenAISimulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def _serve(self, ready: threading.Event, failure: list[BaseException]) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._open())
-        except BaseException as exc:  # reported to start() in the caller's thread
-            failure.append(exc)
-            ready.set()
-            loop.close()
-            return
-        ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.close()
-
-    async def _open(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        # handler_cancellation: a client that goes away cancels its handler, which is how streams see it.
-        runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.05, access_log=None)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self._port = sock.getsockname()[1]
-        await web.SockSite(runner, sock).start()
-        self._runner = runner
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        started = time.monotonic()
-        raw = await request.read()
-        try:
-            payload: Any = json.loads(raw) if raw else None
-        except ValueError:
-            payload = _INVALID_JSON
-        recorded = RecordedRequest(
-            method=request.method, path=request.path, query=dict(request.query),
-            headers={k.lower(): v for k, v in request.headers.items()},
-            json=None if payload is _INVALID_JSON else payload, raw=raw,
-        )
+    async def _context(self, request: web.Request, recorded: RecordedRequest) -> _Ctx:
+        """The request's route and ids, after `response_delay_s` (which openai-processing-ms includes)."""
         route = _route(request.method, request.path)
         is_azure = route.is_azure if route else request.path.startswith("/openai/")
         request_id = str(uuid.uuid4()) if is_azure else "req_" + uuid.uuid4().hex
-        ctx = _Ctx(request, recorded, request_id, is_azure, started)
-        with self._lock:
-            self._requests.append(recorded)
-            script = self._take_script()
+        ctx = _Ctx(request, recorded, route, request_id, is_azure, time.monotonic())
         if self.response_delay_s:
             await asyncio.sleep(self.response_delay_s)
-        if script is not None:
-            return await self._scripted(ctx, script)
-        try:
-            return await self._answer(ctx, route, payload)
-        except ApiError as err:
-            return self._json(ctx, err.body, err.status, err.headers)
+        return ctx
 
-    def _take_script(self) -> _Script | None:
-        if not self._scripts:
-            return None
-        script = self._scripts[0]
-        script.times -= 1
-        if script.times <= 0:
-            self._scripts.popleft()
-        return script
-
-    def _take_stream_error(self) -> _StreamError | None:
-        with self._lock:
-            return self._stream_errors.popleft() if self._stream_errors else None
-
-    async def _scripted(self, ctx: _Ctx, script: _Script) -> web.StreamResponse:
+    async def _scripted(self, request: web.Request, recorded: RecordedRequest,
+                        script: _Script) -> web.StreamResponse:
+        ctx = await self._context(request, recorded)
         if script.delay_s:
             await asyncio.sleep(script.delay_s)
-        if script.kind == "disconnect":
-            if ctx.request.transport is not None:
-                ctx.request.transport.abort()
+        if script.is_disconnect:
+            if request.transport is not None:
+                request.transport.abort()
             raise asyncio.CancelledError  # aiohttp then writes nothing: the client sees a dropped connection
         headers = dict(script.headers)
         if script.status == 429:
@@ -325,11 +170,10 @@ class OpenAISimulator:
                        "x-ratelimit-reset-requests": "20ms", **headers}
         body = script.body
         if body is None and script.status >= 400:
-            model = ctx.recorded.json.get("model") if isinstance(ctx.recorded.json, dict) else None
+            model = recorded.json.get("model") if isinstance(recorded.json, dict) else None
             body = default_error_body(
-                script.status, model=str(model or "gpt-4o"), key=_presented_key(ctx.recorded),
-                request_id=ctx.request_id, is_azure=ctx.is_azure,
-                api_version=ctx.recorded.query.get("api-version", ""),
+                script.status, model=str(model or "gpt-4o"), key=_presented_key(recorded),
+                request_id=ctx.request_id, is_azure=ctx.is_azure, api_version=recorded.query.get("api-version", ""),
             )
         if isinstance(body, dict):
             return self._json(ctx, body, script.status, headers)
@@ -371,7 +215,15 @@ class OpenAISimulator:
         headers = self._headers(ctx, {"content-type": "application/json", **(extra or {})})
         return web.Response(status=status, body=json.dumps(body).encode(), headers=headers)
 
-    async def _answer(self, ctx: _Ctx, route: _Route | None, payload: Any) -> web.StreamResponse:
+    async def _answer(self, request: web.Request, recorded: RecordedRequest) -> web.StreamResponse:
+        ctx = await self._context(request, recorded)
+        try:
+            return await self._operation(ctx)
+        except ApiError as err:
+            return self._json(ctx, err.body, err.status, err.headers)
+
+    async def _operation(self, ctx: _Ctx) -> web.StreamResponse:
+        route, payload = ctx.route, ctx.recorded.json
         if route is None:
             if ctx.is_azure:
                 raise ApiError(404, AZURE_NOT_FOUND)
@@ -387,7 +239,7 @@ class OpenAISimulator:
             raise ApiError(401, AZURE_AUTH_ERROR if route.is_azure else auth_error(key))
         if route.operation in ("models", "model"):
             return self._json(ctx, models_body(route.model_id))
-        if payload is _INVALID_JSON or not isinstance(payload, dict):
+        if not isinstance(payload, dict):
             raise ApiError(400, error_body(
                 "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
                 "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent "
@@ -417,36 +269,8 @@ class OpenAISimulator:
         return str(deployment)
 
     async def _stream(self, ctx: _Ctx, chunks: list[dict[str, Any]]) -> web.StreamResponse:
-        broken = self._take_stream_error()
-        response = web.StreamResponse(status=200, headers=self._headers(
-            ctx, {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}))
-        response.enable_chunked_encoding()
-        finished = False
-        try:
-            await response.prepare(ctx.request)
-            for index, chunk in enumerate(chunks):
-                if broken is not None and index == broken.after_chunks:
-                    await response.write(_sse({"error": broken.error}))
-                    finished = True
-                    break
-                if index and self.chunk_delay_s:
-                    await asyncio.sleep(self.chunk_delay_s)
-                await response.write(_sse(chunk))
-            else:
-                await response.write(b"data: [DONE]\n\n")
-                finished = True
-            await response.write_eof()
-        except ConnectionError:  # aiohttp's ClientConnectionResetError: the client closed mid-stream
-            self._count_cancel(finished)
-        except asyncio.CancelledError:
-            self._count_cancel(finished)
-            raise
-        return response
-
-    def _count_cancel(self, finished: bool) -> None:
-        if not finished:
-            with self._lock:
-                self._cancelled_streams += 1
+        headers = self._headers(ctx, {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"})
+        return await self._send_stream(ctx.request, headers, [_sse(chunk) for chunk in chunks], b"data: [DONE]\n\n")
 
 
 def _presented_key(recorded: RecordedRequest) -> str | None:
