@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+import sys
 import warnings
 
 import sluicegate
@@ -22,7 +23,7 @@ def test_one_async_transport_per_loop_reused_across_calls_and_closed_with_the_lo
         asyncio.run(two_calls())
         gc.collect()
     assert seen[0] is seen[1]
-    assert seen[0]._session.closed  # closed by asyncio.run's shutdown of async generators
+    assert seen[0]._closed  # closed by asyncio.run's shutdown of async generators
 
     async def one_more():
         return await pool.async_transport()
@@ -70,3 +71,37 @@ def test_proxies_come_from_the_environment_once_and_no_proxy_is_honoured(monkeyp
             await transport.aclose()
 
     assert asyncio.run(proxies()) == ("http://proxy.internal:3128", None, None)
+
+
+def test_the_async_client_is_ours_unless_a_proxy_is_set_or_aiohttp_is_asked_for(monkeypatch):
+    from sluicegate.transport.async_client import AiohttpTransport
+    from sluicegate.transport.http11 import Http11Transport
+
+    async def kind():
+        transport = pool._new_async_transport()
+        await transport.aclose()
+        return type(transport)
+
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert asyncio.run(kind()) is Http11Transport
+    monkeypatch.setenv("SLUICEGATE_HTTP_CLIENT", "aiohttp")
+    assert asyncio.run(kind()) is AiohttpTransport
+    monkeypatch.delenv("SLUICEGATE_HTTP_CLIENT")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert asyncio.run(kind()) is AiohttpTransport
+
+
+def test_without_httptools_the_async_client_is_aiohttp(monkeypatch):
+    from sluicegate.transport.async_client import AiohttpTransport
+
+    monkeypatch.setitem(sys.modules, "httptools", None)  # as if not installed
+    for name in ("sluicegate.transport.http11", "sluicegate.transport.http11_connection"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+
+    async def kind():
+        transport = pool._new_async_transport()
+        await transport.aclose()
+        return type(transport)
+
+    assert asyncio.run(kind()) is AiohttpTransport

@@ -1,4 +1,5 @@
-"""The async transport: one pooled aiohttp session per event loop, keep-alive connections per upstream.
+"""The fallback async transport (behind a proxy, without httptools, or with SLUICEGATE_HTTP_CLIENT=aiohttp; see
+pool.py): one pooled aiohttp session per event loop, keep-alive connections per upstream.
 
 aiohttp was chosen over httpx's async client by measurement (benchmarks/sdk_overhead.py): it adds less
 CPU per call. Redirects are never followed: a provider key must not travel to wherever a 3xx points.

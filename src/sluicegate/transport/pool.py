@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import os
 import threading
 import weakref
 from collections.abc import AsyncIterator
@@ -41,14 +42,35 @@ async def async_transport() -> AsyncTransport:
     loop = asyncio.get_running_loop()
     transport = _async_by_loop.get(loop)
     if transport is None:
-        from sluicegate.transport.async_client import AiohttpTransport
-
-        transport = AiohttpTransport()
+        transport = _new_async_transport()
         _async_by_loop[loop] = transport
         keeper = _close_with_loop(transport)
         await keeper.__anext__()
         _keepers[loop] = keeper
     return transport
+
+
+def _new_async_transport() -> AsyncTransport:
+    """Our HTTP/1.1 client (transport/http11.py), unless the environment sets a proxy (it speaks to upstreams
+    directly only), httptools is not installed (it comes with the gateway extra), or SLUICEGATE_HTTP_CLIENT=aiohttp
+    asks for aiohttp."""
+    if os.environ.get("SLUICEGATE_HTTP_CLIENT", "").strip().lower() != "aiohttp" and not _has_proxy():
+        try:
+            from sluicegate.transport.http11 import Http11Transport
+        except ImportError:  # no httptools
+            pass
+        else:
+            return Http11Transport()
+    from sluicegate.transport.async_client import AiohttpTransport
+
+    return AiohttpTransport()
+
+
+def _has_proxy() -> bool:
+    import urllib.request  # ~40 ms of imports (http.client, email …): only when the first call needs a client
+
+    proxies = urllib.request.getproxies()  # HTTP(S)_PROXY, as AiohttpTransport reads them
+    return bool(proxies.get("http") or proxies.get("https"))
 
 
 def sync_transport() -> SyncTransport:
