@@ -15,7 +15,7 @@ EXPECTED_PUBLIC = {
     "cost_per_token", "token_counter", "encode", "decode", "supports_function_calling",
     "supports_parallel_function_calling", "supports_vision", "supports_response_schema", "supports_reasoning",
     "supports_prompt_caching", "supports_audio_input", "supports_audio_output", "supports_system_messages",
-    "supports_tool_choice", "supports_web_search", "supports_pdf_input", "Settings", "SluicegateError",
+    "supports_tool_choice", "supports_web_search", "supports_pdf_input", "Settings", "Router", "SluicegateError",
     "ConfigError", "APIError", "APIConnectionError", "Timeout", "APIStatusError", "BadRequestError",
     "ContextWindowExceededError", "ContentPolicyViolationError", "UnsupportedParamsError",
     "AuthenticationError", "PermissionDeniedError", "NotFoundError", "ConflictError",

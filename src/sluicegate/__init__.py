@@ -43,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "supports_tool_choice": "sluicegate.catalog", "supports_web_search": "sluicegate.catalog",
     "supports_pdf_input": "sluicegate.catalog",
     "Settings": "sluicegate.settings",
+    "Router": "sluicegate.router",
     **{name: "sluicegate.errors" for name in (
         "SluicegateError", "ConfigError", "APIError", "APIConnectionError", "Timeout", "APIStatusError",
         "BadRequestError", "ContextWindowExceededError", "ContentPolicyViolationError",
@@ -104,6 +105,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names above loa
         token_counter,
     )
     from sluicegate.errors import *
+    from sluicegate.router import Router
     from sluicegate.settings import Settings
     from sluicegate.streaming import stream_chunk_builder
     from sluicegate.transport.pool import aclose
