@@ -59,6 +59,11 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         return 2
     for warning in config.warnings:
         print(f"sluicegate: warning: {warning}", file=out)
+    if args.workers > 1 and (counted := _per_process_limits(config)):
+        print(f"sluicegate: --workers {args.workers} with {counted} needs counters every worker shares, or each "
+              "worker would allow the full limit on its own: set router_settings.redis_host (or redis_url) to a "
+              "Redis the workers share, or run one worker (--workers 1)", file=out)
+        return 2
     os.environ.update(config.environment)  # the config's environment_variables, for the providers to read
     host = args.host
     if config.master_key is None:
@@ -74,6 +79,12 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
           f"model groups: {', '.join(_group_names(config)) or 'none'}", file=out, flush=True)
     _run_uvicorn(args, host, path, config)
     return 0
+
+
+def _per_process_limits(config: GatewayConfig) -> str | None:
+    from sluicegate.gateway.routing import per_process_limits
+
+    return per_process_limits(config)
 
 
 def _group_names(config: GatewayConfig) -> list[str]:

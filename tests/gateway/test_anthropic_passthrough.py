@@ -27,13 +27,18 @@ model_list:
       model: anthropic/claude-sonnet-4-5
       api_base: {base_url}
       api_key: os.environ/SIM_ANTHROPIC_KEY
+      order: 1
   - model_name: claude-or-gpt
     litellm_params:
       model: openai/gpt-4o-mini
       api_base: {openai_base_url}
       api_key: sk-test
+      order: 2
 litellm_settings:
   num_retries: 0
+router_settings:
+  model_group_retry_policy:
+    claude-or-gpt: {{InternalServerErrorRetries: 1}}
 general_settings:
   master_key: {master_key}
 """
@@ -123,7 +128,7 @@ def test_upstream_errors_keep_anthropics_status_and_type(client, anthropic_sim):
 
 
 def test_a_group_falls_back_from_anthropic_to_a_translated_deployment(client, anthropic_sim, openai_sim):
-    anthropic_sim.script(529)  # overloaded: retryable, so the group's next deployment answers
+    anthropic_sim.script(529)  # overloaded: the group's retry policy retries it on its next deployment (order: 2)
     message = client.messages.create(model="claude-or-gpt", max_tokens=32, messages=MESSAGES)
     assert message.content[0].text == "Hello from the simulator. You said: Hello Claude"
     assert message.model == "claude-or-gpt"  # translated from OpenAI's answer

@@ -56,7 +56,7 @@ def test_open_gateway_refuses_client_chosen_upstreams(tmp_path, openai_sim):
         gateway.stop()
 
 
-def test_a_failing_deployment_falls_through_to_the_next(tmp_path, openai_sim):
+def test_a_failing_deployment_is_retried_on_the_next(tmp_path, openai_sim):
     dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens here: connection refused
     extra = f"""  - model_name: duo
     litellm_params:
@@ -69,8 +69,8 @@ def test_a_failing_deployment_falls_through_to_the_next(tmp_path, openai_sim):
       api_base: {openai_sim.base_url}
       api_key: os.environ/SIM_OPENAI_KEY
 """
-    gateway = GatewayProcess(simulator_config(openai_sim, master_key=False, extra=extra), tmp_path,
-                             env={"SIM_OPENAI_KEY": PROVIDER_KEY}).wait_ready()
+    config = simulator_config(openai_sim, master_key=False, extra=extra) + "router_settings:\n  num_retries: 1\n"
+    gateway = GatewayProcess(config, tmp_path, env={"SIM_OPENAI_KEY": PROVIDER_KEY}).wait_ready()
     try:
         answer = httpx.post(gateway.url + "/v1/chat/completions", json={"model": "duo", "messages": MESSAGES})
         assert answer.status_code == 200, answer.text

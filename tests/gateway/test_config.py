@@ -248,8 +248,8 @@ def test_environment_variables_are_applied_before_lookups_without_touching_os_en
 def test_unsupported_settings_fail_with_a_way_out(tmp_path: Path) -> None:
     path = str(FIXTURES / "litellm_unsupported.yaml")
     assert load_error(path, environ={"OPENAI_API_KEY": "sk-x"}) == (
-        f"{path}:7: model_list[0].litellm_params.rpm is a LiteLLM setting that sluicegate does not implement "
-        "yet; remove it or start with --allow-unsupported to ignore it")
+        f"{path}:7: model_list[0].litellm_params.max_parallel_requests is a LiteLLM setting that sluicegate does not "
+        "implement yet; remove it or start with --allow-unsupported to ignore it")
     cache_only = write(tmp_path, "litellm_settings:\n  drop_params: true\n  cache: true\n")
     assert load_error(cache_only, environ={}) == (
         f"{cache_only}:3: litellm_settings.cache is a LiteLLM setting that sluicegate does not implement yet; "
@@ -261,13 +261,13 @@ def test_allow_unsupported_turns_each_into_an_ignored_warning() -> None:
     config = load_config(path, environ={"OPENAI_API_KEY": "sk-x"}, allow_unsupported=True)
     ignored = "is a LiteLLM setting that sluicegate does not implement yet; IGNORED (--allow-unsupported)"
     assert config.warnings == (
-        f"{path}:7: model_list[0].litellm_params.rpm {ignored}",
-        f"{path}:8: model_list[0].litellm_params.tpm {ignored}",
+        f"{path}:7: model_list[0].litellm_params.max_parallel_requests {ignored}",
+        f"{path}:8: model_list[0].litellm_params.max_budget {ignored}",
         f"{path}:12: litellm_settings.cache {ignored}",
         f"{path}:13: litellm_settings.cache_params {ignored}",
         f"{path}:16: litellm_settings.success_callback {ignored}",
-        f"{path}:19: router_settings.routing_strategy {ignored}",
-        f"{path}:20: router_settings.redis_host {ignored}",
+        f"{path}:19: router_settings.cache_responses {ignored}",
+        f"{path}:20: router_settings.default_priority {ignored}",
         f"{path}:24: general_settings.alerting {ignored}",
         f"{path}:25: unknown key general_settings.foo (not a LiteLLM or sluicegate setting; ignored)",
     )

@@ -130,3 +130,15 @@ def test_render_parses_in_both_formats(metrics):
     body, content_type = metrics.render("application/openmetrics-text; version=1.0.0")
     assert content_type.startswith("application/openmetrics-text")
     assert body.endswith(b"# EOF\n")
+
+
+def test_deployment_state_and_cooldowns_use_litellms_names_and_labels(metrics):
+    labels = {"litellm_model_name": "openai/gpt-4o", "model_id": "dep-1", "api_base": "http://eu", "api_provider":
+              "openai"}
+    metrics.set_deployment_state("openai/gpt-4o", "dep-1", "http://eu", "openai", cooling_down=False)
+    assert value(metrics, "litellm_deployment_state", **labels) == 0
+    metrics.deployment_cooled_down_once("openai/gpt-4o", "dep-1", "http://eu", "openai", 429)
+    assert value(metrics, "litellm_deployment_state", **labels) == 2
+    assert value(metrics, "litellm_deployment_cooled_down_total", **labels, exception_status="429") == 1
+    metrics.set_deployment_state("openai/gpt-4o", "dep-1", "http://eu", "openai", cooling_down=False)
+    assert value(metrics, "litellm_deployment_state", **labels) == 0

@@ -320,6 +320,38 @@ async def test_least_busy_spreads_concurrent_calls(clock, sleeps):
     assert await r.state.in_flight(["d0", "d1", "d2"]) == {"d0": 0, "d1": 0, "d2": 0}
 
 
+async def test_execute_seams_the_gateway_uses(clock, sleeps):
+    """A request's own num_retries, a result that settles its pick later (a stream), and the cooldown hook."""
+    cooled: list[tuple[str, str, float]] = []
+    r = router([{"model_name": "gpt", "litellm_params": {"model": f"openai/m{i}"}, "model_info": {"id": f"d{i}"}}
+                for i in range(2)], clock, sleeps, num_retries=0, allowed_fails=0,
+               on_cooldown=lambda pick, error, until: cooled.append((pick.deployment.id, type(error).__name__, until)))
+    calls: list[str] = []
+
+    class Later:
+        settles_later = True
+
+    async def call(pick: Pick, kwargs):
+        calls.append(pick.deployment.id)
+        if len(calls) == 1:
+            raise InternalServerError("boom", status_code=500)
+        return Later()
+
+    result = await r.execute("gpt", Request("chat", messages=MESSAGES), {"num_retries": 1}, call)
+    assert isinstance(result, Later)
+    assert cooled == [(calls[0], "InternalServerError", clock.now + 5.0)]
+    assert await r.state.in_flight([calls[1]]) == {calls[1]: 1}  # left for the result to settle
+
+
+async def test_wildcard_deployments_know_their_model_list_entry(clock, sleeps):
+    r = router([{"model_name": "openai/*", "litellm_params": {"model": "openai/*"}, "model_info": {"id": "any"}}],
+               clock, sleeps)
+    pick = await r.pick("openai/gpt-4.1", Request("chat", messages=MESSAGES))
+    assert (pick.deployment.id, pick.deployment.config_id, pick.deployment.model) == (
+        "any:openai/gpt-4.1", "any", "openai/gpt-4.1")
+    await r.report_success(pick)
+
+
 async def test_tag_routing_through_the_router(openai_sim, clock, sleeps):
     r = router([deployment(openai_sim, "gpt", "gpt-4o", tags=["paid"]),
                 deployment(openai_sim, "gpt", "gpt-4o-mini", tags=["free", "default"])], clock, sleeps,

@@ -21,6 +21,8 @@ from sluicegate.gateway.config_keys import Support
 from sluicegate.gateway.config_yaml import Doc, KeyPath, apply_includes, dotted, located, read_yaml
 from sluicegate.providers import registry
 from sluicegate.resolve import resolve_model
+from sluicegate.router.retries import check_policy
+from sluicegate.router.strategies import STRATEGIES
 
 _ENV_PREFIX = "os.environ/"
 _DEFAULT_MAX_REQUEST_SIZE_MB = 32.0
@@ -211,6 +213,75 @@ def _headers(value: Any) -> dict[str, str]:
     return value
 
 
+def _non_negative(unit: str) -> Callable[[Any], float | int]:
+    requirement = f"must be a number of {unit}, 0 or more"
+
+    def check(value: Any) -> float | int:
+        number = _number(value, requirement)
+        if number < 0:
+            raise _Invalid(requirement)
+        return number
+    return check
+
+
+def _strategy(value: Any) -> str:
+    if value not in STRATEGIES:
+        raise _Invalid(f"must be one of {', '.join(STRATEGIES)}")
+    return str(value)
+
+
+def _strategy_args(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Invalid(f"must be a mapping (got {_kind(value)})")
+    unknown = sorted(set(value) - _STRATEGY_ARGS)
+    if unknown:
+        raise _Invalid(f"sluicegate reads only {', '.join(sorted(_STRATEGY_ARGS))} here, not {', '.join(unknown)}")
+    return {key: _non_negative("seconds")(item) for key, item in value.items()}
+
+
+def _retry_policy(value: Any) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise _Invalid(f"must be a mapping of error type to retries (got {_kind(value)})")
+    try:
+        return check_policy(value)
+    except (TypeError, ValueError) as exc:
+        raise _Invalid(str(exc)) from None
+
+
+def _group_retry_policy(value: Any) -> dict[str, dict[str, int]]:
+    if not isinstance(value, dict):
+        raise _Invalid(f"must be a mapping of model group to retry policy (got {_kind(value)})")
+    return {str(group): _retry_policy(policy) for group, policy in value.items()}
+
+
+def _fallbacks(value: Any) -> list[dict[str, list[str]]]:
+    entries = [value] if isinstance(value, dict) else value
+    if not isinstance(entries, list) or not all(
+            isinstance(entry, dict) and all(isinstance(targets, str) or (
+                isinstance(targets, list) and all(isinstance(t, str) for t in targets)) for targets in entry.values())
+            for entry in entries):
+        raise _Invalid("must be a list of {model_group: [fallback model groups]} mappings")
+    return [{str(group): [targets] if isinstance(targets, str) else list(targets) for group, targets in entry.items()}
+            for entry in entries]
+
+
+def _names(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise _Invalid(f"must be a list of names (got {_kind(value)})")
+    return value
+
+
+def _aliases(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict) or not all(
+            isinstance(target, str) or (isinstance(target, dict) and isinstance(target.get("model"), str))
+            for target in value.values()):
+        raise _Invalid("must be a mapping of alias to model group (or to {model: group, hidden: true/false})")
+    return value
+
+
+_STRATEGY_ARGS = frozenset({"ttl", "lowest_latency_buffer"})
+
+
 # (section, key) → the check (and conversion) of its value. Unsupported keys are checked too: a negative rpm is
 # broken in LiteLLM as well, whether or not sluicegate honours it.
 _CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
@@ -223,6 +294,9 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("litellm_params", "max_retries"): _count,
     ("litellm_params", "rpm"): _count,
     ("litellm_params", "tpm"): _count,
+    ("litellm_params", "weight"): _non_negative("relative weight"),
+    ("litellm_params", "order"): _count,
+    ("litellm_params", "tags"): _names,
     ("litellm_params", "drop_params"): _flag,
     ("litellm_params", "extra_headers"): _headers,
     ("litellm_params", "input_cost_per_token"): _price,
@@ -238,6 +312,30 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("litellm_settings", "drop_params"): _flag,
     ("litellm_settings", "num_retries"): _count,
     ("litellm_settings", "request_timeout"): _seconds,
+    ("litellm_settings", "allowed_fails"): _count,
+    **{("litellm_settings", key): _fallbacks for key in ("fallbacks", "context_window_fallbacks",
+                                                        "content_policy_fallbacks")},
+    ("litellm_settings", "default_fallbacks"): _names,
+    ("router_settings", "routing_strategy"): _strategy,
+    ("router_settings", "routing_strategy_args"): _strategy_args,
+    **{("router_settings", key): _count for key in ("num_retries", "allowed_fails", "max_fallbacks", "redis_db")},
+    ("router_settings", "retry_after"): _non_negative("seconds"),
+    ("router_settings", "cooldown_time"): _non_negative("seconds"),
+    ("router_settings", "timeout"): _seconds,
+    ("router_settings", "stream_timeout"): _seconds,
+    ("router_settings", "retry_policy"): _retry_policy,
+    ("router_settings", "model_group_retry_policy"): _group_retry_policy,
+    **{("router_settings", key): _fallbacks for key in ("fallbacks", "context_window_fallbacks",
+                                                       "content_policy_fallbacks")},
+    ("router_settings", "default_fallbacks"): _names,
+    ("router_settings", "model_group_alias"): _aliases,
+    **{("router_settings", key): _flag for key in ("disable_cooldowns", "enable_pre_call_checks",
+                                                   "enable_pre_call_check", "enable_tag_filtering",
+                                                   "tag_filtering_match_any")},
+    ("router_settings", "redis_host"): _text,
+    ("router_settings", "redis_port"): _whole(1),
+    ("router_settings", "redis_password"): _string,
+    ("router_settings", "redis_url"): _text,
     ("general_settings", "master_key"): _text,
     ("general_settings", "max_request_size_mb"): _megabytes,
     ("general_settings", "database_url"): _text,

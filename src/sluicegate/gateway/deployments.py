@@ -1,7 +1,7 @@
-"""Model groups: the public model name a client sends → the deployments that can serve it, in order.
+"""The config's deployments as the pipeline calls them: a `Target` (model, prepare() options) per deployment.
 
-Until the router lands, a group's deployments are tried in the order the config lists them (the next one only
-after a retryable failure). Wildcard groups (`openai/*`, `*`) pass the requested name through.
+Which deployment serves a request is the router's choice (gateway/routing.py); this module turns its pick back
+into the config's deployment. Wildcard groups (`openai/*`, `*`) pass the requested name through.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 
 from sluicegate.gateway.config import Deployment
 from sluicegate.providers import registry
+from sluicegate.router import Pick
 
 # litellm_params keys that steer the call, as prepare() names them.
 _OPTION_NAMES = {
@@ -18,8 +19,7 @@ _OPTION_NAMES = {
     "organization": "organization", "timeout": "timeout", "custom_llm_provider": "custom_llm_provider",
     "drop_params": "drop_params", "extra_headers": "extra_headers", "azure_ad_token": "azure_ad_token",
     "input_cost_per_token": "input_cost_per_token", "output_cost_per_token": "output_cost_per_token",
-    "max_retries": "num_retries",  # a deployment's max_retries bounds the attempts on it
-}
+}  # max_retries, rpm, tpm, weight, order, tags, stream_timeout: the router reads them (router/groups.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +50,10 @@ class ModelGroups:
     def __init__(self, deployments: tuple[Deployment, ...]) -> None:
         self._exact: dict[str, list[tuple[Deployment, dict[str, Any]]]] = {}
         self._wildcards: list[tuple[str, Deployment, dict[str, Any]]] = []
+        self._by_id: dict[str, tuple[Deployment, dict[str, Any]]] = {}
         for deployment in deployments:
             entry = (deployment, _options(deployment))
+            self._by_id[deployment.id] = entry
             if deployment.model_name.endswith("*"):
                 self._wildcards.append((deployment.model_name[:-1], *entry))
             else:
@@ -69,6 +71,14 @@ class ModelGroups:
                 model = pattern.replace("*", requested[len(prefix):]) if "*" in pattern else pattern
                 found.append(Target(deployment, model, options))
         return found
+
+    def for_pick(self, pick: Pick) -> Target:
+        """The deployment the router picked, as the config describes it, for the model it was picked for."""
+        deployment, options = self._by_id[pick.deployment.config_id]
+        return Target(deployment, pick.deployment.model, options)
+
+    def deployment(self, deployment_id: str) -> Deployment:
+        return self._by_id[deployment_id][0]
 
     def names(self) -> list[str]:
         """Public model names, exact ones then wildcard patterns, in config order."""

@@ -1,25 +1,27 @@
-"""The request pipeline every LLM API of the gateway shares: serve → pick deployments → prepare → send → shape.
+"""The request pipeline every LLM API of the gateway shares: serve → router picks → prepare → send → shape.
 
 An API family (OpenAI's routes in proxy.py, Anthropic's in anthropic/messages.py) parses its own requests and
-supplies a `Dialect` that shapes answers, streams and errors its way; everything else — deployments tried in
-order on retryable failures, usage and cost, LiteLLM's headers, metrics — happens once, here.
+supplies a `Dialect` that shapes answers, streams and errors its way; everything else — the router's choice of
+deployment, retries, fallbacks and cooldowns, usage and cost, LiteLLM's headers, metrics — happens once, here.
 
-Cost per request once warm: one `prepare` (no I/O), one upstream round trip, one JSON dump; no database or
-Redis. Streams are forwarded as they arrive (one write per upstream read); a client that goes away cancels the
-upstream request (closing the stream generator closes the upstream connection).
+Cost per request once warm: the router's pick and report (in memory: a few dict operations; with Redis in
+router_settings: about three round trips), one `prepare` (no I/O), one upstream round trip, one JSON dump.
+Streams are forwarded as they arrive (one write per upstream read); a client that goes away cancels the upstream
+request (closing the stream generator closes the upstream connection).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import anyio
 from starlette.responses import StreamingResponse
 
 from sluicegate.engine import open_stream_batches_async, send_async
-from sluicegate.errors import APIError, PermissionDeniedError
+from sluicegate.errors import APIError, BadRequestError, PermissionDeniedError
 from sluicegate.gateway.auth import Principal
 from sluicegate.gateway.deployments import ModelGroups, Target
 from sluicegate.gateway.error_responses import JsonAnswer
@@ -30,8 +32,10 @@ from sluicegate.pricing import call_cost
 from sluicegate.providers import registry
 from sluicegate.providers.base import CallKind, Credentials
 from sluicegate.resolve import ResolvedModel, resolve_credentials, resolve_model
+from sluicegate.router import Pick, Request, Router
+from sluicegate.router.selection import request_tags
 from sluicegate.settings import Settings
-from sluicegate.transport.retry import RATE_LIMIT_HEADERS, is_retryable
+from sluicegate.transport.retry import RATE_LIMIT_HEADERS
 
 # Fields that choose where a call goes, with whose credentials, at what price, and how hard it hits the upstream.
 # Only an admin may set them in a request body: from anyone else, a client-chosen upstream would receive the
@@ -50,6 +54,7 @@ class GatewayState:
     """Everything the pipeline needs, built once at start-up."""
 
     groups: ModelGroups
+    router: Router  # picks each attempt's deployment; retries, fallbacks, cooldowns (gateway/routing.py)
     settings: Settings  # litellm_settings applied over the SDK defaults
     master_key: str | None
     max_request_bytes: int
@@ -148,6 +153,15 @@ async def serve(state: GatewayState, route: str, request_id: str, render_error: 
     return response
 
 
+def serves(state: GatewayState, model: str) -> bool:
+    """Whether the router has a group for `model`: a model_name, an alias, a deployment id or a wildcard match."""
+    try:
+        state.router.groups.resolve(model)
+    except BadRequestError:
+        return False
+    return True
+
+
 def refuse_admin_fields(body: dict[str, Any], principal: Principal) -> None:
     if principal.is_admin:
         return
@@ -159,47 +173,124 @@ def refuse_admin_fields(body: dict[str, Any], principal: Principal) -> None:
 
 
 CallArgs = Callable[[Target], tuple[dict[str, Any], Any]]  # target -> (prepare keywords, chat messages or None)
+# Request fields that steer the router, never sent upstream: a request's own retry count (admins only) and tags.
+ROUTING_FIELDS = frozenset({"num_retries", "max_retries", "tags"})
 
 
-async def call_group(state: GatewayState, kind: CallKind, requested: str, targets: list[Target],
-                     call_args: CallArgs, headers: dict[str, str], outcome: Outcome, dialect: Dialect,
-                     tailor: Callable[[Prepared], None] | None = None) -> Answer:
-    """Call the group's deployments in order until one answers; a retryable failure moves on to the next.
+def split_routing(params: dict[str, Any]) -> dict[str, Any]:
+    """Take the router's fields out of a request's parameters; what the router reads from them."""
+    taken = {name: params.pop(name) for name in ROUTING_FIELDS.intersection(params)}
+    routing: dict[str, Any] = {}
+    retries = taken.get("num_retries", taken.get("max_retries"))
+    if retries is not None:
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise BadRequestError("num_retries must be a whole number, 0 or more", param="num_retries")
+        routing["num_retries"] = retries
+    return routing
 
+
+def route_request(kind: CallKind, payload: Any, body: dict[str, Any]) -> Request:
+    """What the router reads of a request to choose a deployment (tokens only when a setting needs them)."""
+    is_stream = bool(body.get("stream"))
+    tags = request_tags(body)
+    if kind == "chat":
+        return Request("chat", messages=payload if isinstance(payload, list) else None, tags=tags,
+                       is_stream=is_stream)
+    return Request(kind, text=payload, tags=tags, is_stream=is_stream)
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """One deployment's answer, as the router sees it: usage for usage-based routing; a stream settles later."""
+
+    answer: Answer
+    usage: dict[str, Any] | None = None
+    settles_later: bool = False
+    _hidden_params: dict[str, Any] = field(default_factory=dict)  # the router notes retries and fallbacks here
+
+
+async def call_group(state: GatewayState, kind: CallKind, requested: str, request: Request, call_args: CallArgs,
+                     headers: dict[str, str], outcome: Outcome, dialect: Dialect,
+                     tailor: Callable[[Prepared], None] | None = None,
+                     routing: dict[str, Any] | None = None) -> Answer:
+    """Serve `requested` through the router: it picks a deployment per attempt, retries, falls back, cools down.
+
+    Each attempt prepares the call for the deployment picked, sends it and shapes the answer; a stream counts as
+    answered once the upstream accepted it (errors before its first byte may still be retried or fall back).
     `tailor` may adjust each prepared call before it is sent (the Messages API swaps in a native adapter for
     Anthropic deployments)."""
     outcome.model_group = requested
-    for position, target in enumerate(targets):
+    router = state.router
+
+    async def attempt(pick: Pick, _: dict[str, Any]) -> _Attempt:
+        target = state.groups.for_pick(pick)
         kwargs, messages = call_args(target)
         # A deployment's model and credentials are the same for every request, unless an admin overrides them.
         overridden = any(kwargs[name] != target.options.get(name) for name in ADMIN_ONLY_FIELDS.intersection(kwargs))
         resolved_as = None if overridden else state.resolutions.get(target, state.settings)
+        kwargs["num_retries"] = 0  # the router owns retries: attempts never multiply across layers
+        if kwargs.get("timeout") is None:
+            timeout = pick.deployment.timeout(is_stream=request.is_stream)
+            kwargs["timeout"] = timeout if timeout is not None else _router_timeout(router, request.is_stream)
         prepared = prepare(kind, target.model, kwargs, messages=messages, settings=state.settings,
                            resolved_as=resolved_as)
         if tailor is not None:
             tailor(prepared)
-        answer_headers = {**headers, "x-litellm-model-group": requested, "x-litellm-model-id": target.deployment.id}
+        answer_headers = {**headers, "x-litellm-model-group": pick.model_group,
+                          "x-litellm-model-id": target.deployment.id}
         if target.api_base:
             answer_headers["x-litellm-model-api-base"] = target.api_base
         outcome.deployment_id = target.deployment.id
         try:
-            response: Answer
+            result: _Attempt
             if prepared.call.is_stream:
-                response = await _stream(prepared, answer_headers, outcome, state.metrics, dialect.stream())
+                settle = _StreamSettlement(router, pick, outcome)
+                result = _Attempt(await _stream(prepared, answer_headers, outcome, state.metrics, dialect.stream(),
+                                                settle), settles_later=True)
             else:
-                response = await _complete(prepared, answer_headers, outcome, dialect)
+                result = await _complete(prepared, answer_headers, outcome, dialect)
         except APIError as error:
-            state.metrics.upstream_call_finished(requested, target.deployment.id, error.status_code or 0,
+            state.metrics.upstream_call_finished(pick.model_group, target.deployment.id, error.status_code or 0,
                                                  error=type(error).__name__)
-            if position + 1 < len(targets) and is_retryable(error):
-                continue  # the next deployment of the group
             raise
-        state.metrics.upstream_call_finished(requested, target.deployment.id, 200)
-        return response
-    raise AssertionError("unreachable: targets is never empty")
+        state.metrics.upstream_call_finished(pick.model_group, target.deployment.id, 200)
+        return result
+
+    done: _Attempt = await router.execute(requested, request, routing or {}, attempt)
+    routed = done._hidden_params.get("additional_headers") or {}
+    answer_headers = done.answer.headers
+    for name in ("x-litellm-attempted-retries", "x-litellm-attempted-fallbacks"):
+        if name in routed and isinstance(answer_headers, MutableMapping):
+            answer_headers[name] = str(routed[name])
+    return done.answer
 
 
-async def _complete(prepared: Prepared, headers: dict[str, str], outcome: Outcome, dialect: Dialect) -> JsonAnswer:
+def _router_timeout(router: Router, is_stream: bool) -> float | None:
+    return router.stream_timeout if is_stream and router.stream_timeout else router.timeout
+
+
+class _StreamSettlement:
+    """How a stream tells the router it ended: its tokens and time to first token, or the error that broke it."""
+
+    __slots__ = ("_outcome", "_pick", "_router", "_ttft_s")
+
+    def __init__(self, router: Router, pick: Pick, outcome: Outcome) -> None:
+        self._router, self._pick, self._outcome = router, pick, outcome
+        self._ttft_s: float | None = None
+
+    def first_chunk(self) -> None:
+        self._ttft_s = self._router.clock() - self._pick.started  # latency-based routing ranks streams by this
+
+    async def __call__(self, error: BaseException | None) -> None:
+        with anyio.CancelScope(shield=True):  # a client that went away must not leave the pick in flight
+            if isinstance(error, APIError):
+                await self._router.report_failure(self._pick, error)
+                return
+            tokens = self._outcome.input_tokens + self._outcome.output_tokens
+            await self._router.report_success(self._pick, tokens=tokens or None, ttft_s=self._ttft_s)
+
+
+async def _complete(prepared: Prepared, headers: dict[str, str], outcome: Outcome, dialect: Dialect) -> _Attempt:
     sent_at = time.perf_counter()
     if prepared.mock_response is not None:
         data, upstream = mock_data(prepared), {}
@@ -213,27 +304,30 @@ async def _complete(prepared: Prepared, headers: dict[str, str], outcome: Outcom
         if cost is not None:
             headers["x-litellm-response-cost"] = str(cost)
     headers.update({name: upstream[name] for name in RATE_LIMIT_HEADERS if name in upstream})
-    return JsonAnswer(200, dialect.answer(data), headers)
+    return _Attempt(JsonAnswer(200, dialect.answer(data), headers), usage=data.get("usage"))
 
 
 async def _stream(prepared: Prepared, headers: dict[str, str], outcome: Outcome, metrics: GatewayMetrics,
-                  shaper: StreamShaper) -> StreamingResponse:
+                  shaper: StreamShaper, settle: _StreamSettlement) -> StreamingResponse:
     if prepared.mock_response is not None:
         batches: AsyncIterator[list[dict[str, Any]]] = _one_batch(mock_chunks(prepared))
     else:
         response, batches = await open_stream_batches_async(prepared)  # errors before the first byte raise here
         headers.update({name: response.headers[name] for name in RATE_LIMIT_HEADERS if name in response.headers})
-    return StreamingResponse(_shaped(prepared, batches, outcome, metrics, shaper), media_type="text/event-stream",
+    return StreamingResponse(_shaped(prepared, batches, outcome, metrics, shaper, settle),
+                             media_type="text/event-stream",
                              headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"})
 
 
 async def _shaped(prepared: Prepared, batches: AsyncIterator[list[dict[str, Any]]], outcome: Outcome,
-                  metrics: GatewayMetrics, shaper: StreamShaper) -> AsyncIterator[bytes]:
+                  metrics: GatewayMetrics, shaper: StreamShaper, settle: _StreamSettlement) -> AsyncIterator[bytes]:
     """The stream's bytes: one write per batch the provider sent together (a write per event cost ~20%)."""
+    failure: BaseException | None = None
     try:
         async for batch in batches:
             if outcome.ttft_s is None:
                 outcome.ttft_s = time.perf_counter() - outcome.started
+                settle.first_chunk()
             usage = batch[-1].get("usage")  # usage rides on the last chunk of a stream
             if usage:
                 outcome.record_usage(prepared, batch[-1].get("model"), usage)
@@ -242,7 +336,7 @@ async def _shaped(prepared: Prepared, batches: AsyncIterator[list[dict[str, Any]
                 yield data
         yield shaper.finish()
     except APIError as error:  # after the first byte the status is sent: the error travels as an event
-        outcome.error = type(error).__name__
+        outcome.error, failure = type(error).__name__, error
         yield shaper.error(error)
     except BaseException as error:  # the client went away (cancelled): still recorded, then re-raised
         outcome.error = type(error).__name__
@@ -250,6 +344,7 @@ async def _shaped(prepared: Prepared, batches: AsyncIterator[list[dict[str, Any]
     finally:
         outcome.upstream_s = time.perf_counter() - outcome.started
         await batches.aclose()  # type: ignore[attr-defined]  # a client disconnect cancels the upstream here
+        await settle(failure)
         outcome.finish(metrics)
 
 

@@ -12,7 +12,17 @@ from sluicegate.errors import APIError, BadRequestError
 from sluicegate.gateway.auth import authenticate
 from sluicegate.gateway.deployments import Target
 from sluicegate.gateway.error_responses import error_response
-from sluicegate.gateway.pipeline import Answer, GatewayState, Outcome, call_group, refuse_admin_fields, serve
+from sluicegate.gateway.pipeline import (
+    Answer,
+    GatewayState,
+    Outcome,
+    call_group,
+    refuse_admin_fields,
+    route_request,
+    serve,
+    serves,
+    split_routing,
+)
 from sluicegate.gateway.request_body import read_json_body
 from sluicegate.providers.base import CallKind
 
@@ -62,13 +72,13 @@ async def handle(state: GatewayState, kind: CallKind, headers: dict[str, str], r
             raise BadRequestError("'model' is required: the name of a model this gateway serves (GET /v1/models)",
                                   param="model", code="missing_model")
         refuse_admin_fields(body, principal)
-        targets = state.groups.targets(requested)
-        if not targets:
+        if not serves(state, requested):
             raise BadRequestError(f"Invalid model name passed in model={requested}. "
                                   "Call GET /v1/models to see the models this gateway serves.",
                                   param="model", code="model_not_found")
         payload = body.get(_PAYLOAD[kind])
         params = {k: v for k, v in body.items() if k not in ("model", "messages", "input", "prompt")}
+        routing = split_routing(params)
         if kind != "chat":
             params[_PAYLOAD[kind]] = payload
         messages = payload if kind == "chat" else None
@@ -76,7 +86,8 @@ async def handle(state: GatewayState, kind: CallKind, headers: dict[str, str], r
         def call_args(target: Target) -> tuple[dict[str, Any], Any]:
             return {**target.options, **params}, messages
 
-        return await call_group(state, kind, requested, targets, call_args,
-                                {"x-request-id": request_id, "x-litellm-call-id": request_id}, outcome, OPENAI)
+        return await call_group(state, kind, requested, route_request(kind, payload, body), call_args,
+                                {"x-request-id": request_id, "x-litellm-call-id": request_id}, outcome, OPENAI,
+                                routing=routing)
 
     return await serve(state, route, request_id, error_response, work)

@@ -43,6 +43,13 @@ ROUTE = "route"
 STATUS = "status_code"
 EXCEPTION_STATUS = "exception_status"
 EXCEPTION_CLASS = "exception_class"
+# The router's view of a deployment uses LiteLLM's "deployment" labels (litellm/integrations/prometheus.py).
+LITELLM_MODEL = "litellm_model_name"
+API_BASE = "api_base"
+API_PROVIDER = "api_provider"
+# litellm_deployment_state values, LiteLLM's: 0 healthy, 1 partial outage, 2 complete outage (cooling down).
+DEPLOYMENT_HEALTHY = 0
+DEPLOYMENT_COOLING_DOWN = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +128,14 @@ class GatewayMetrics:
         self.deployment_failure = Counter(
             "litellm_deployment_failure_responses", "Failed calls to a deployment, by upstream status and error",
             [*labels, EXCEPTION_STATUS, EXCEPTION_CLASS], registry=registry)
+        router_labels = [LITELLM_MODEL, DEPLOYMENT, API_BASE, API_PROVIDER]
+        # Set from the router's state when /metrics is scraped; with several workers, the scraped worker's view.
+        self.deployment_state = Gauge(
+            "litellm_deployment_state", "The router's view of a deployment: 0 = healthy, 2 = cooling down",
+            router_labels, registry=registry, multiprocess_mode="mostrecent")
+        self.deployment_cooled_down = Counter(
+            "litellm_deployment_cooled_down", "Times the router set a deployment aside after failures, by the "
+            "status of the error that did it", [*router_labels, EXCEPTION_STATUS], registry=registry)
 
     def request_started(self) -> None:
         """A request arrived: one more in flight. Pair every call with exactly one `request_finished`."""
@@ -171,6 +186,17 @@ class GatewayMetrics:
             return
         failure_key = (model_group, deployment_id, status, error)
         (self._call_failures.get(failure_key) or self._new_call_failure(failure_key)).inc()
+
+    def deployment_cooled_down_once(self, model: str, deployment_id: str, api_base: str, provider: str,
+                                    status: int) -> None:
+        """The router set a deployment aside; `status` is the upstream status of the error (0: no response)."""
+        self.deployment_cooled_down.labels(model, deployment_id, api_base, provider, str(status)).inc()
+        self.deployment_state.labels(model, deployment_id, api_base, provider).set(DEPLOYMENT_COOLING_DOWN)
+
+    def set_deployment_state(self, model: str, deployment_id: str, api_base: str, provider: str,
+                             cooling_down: bool) -> None:
+        self.deployment_state.labels(model, deployment_id, api_base, provider).set(
+            DEPLOYMENT_COOLING_DOWN if cooling_down else DEPLOYMENT_HEALTHY)
 
     def render(self, accept: str = "") -> tuple[bytes, str]:
         """The exposition body and its content type: OpenMetrics when `accept` (the scraper's header) asks for it,

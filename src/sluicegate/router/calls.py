@@ -10,12 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
-from sluicegate import api
 from sluicegate.errors import APIError
 from sluicegate.router.selection import Pick
 
-_SDK_CALLS: dict[str, Callable[..., Awaitable[Any]]] = {
-    "chat": api.acompletion, "embedding": api.aembedding, "text_completion": api.atext_completion}
+_SDK_CALLS = {"chat": "acompletion", "embedding": "aembedding", "text_completion": "atext_completion"}
 # Request keywords that steer the router; never sent on.
 ROUTER_KEYWORDS = frozenset({"tags", "fallbacks", "context_window_fallbacks", "content_policy_fallbacks",
                              "num_retries", "max_retries", "model_group"})
@@ -41,7 +39,12 @@ def deployment_kwargs(pick: Pick, kwargs: Mapping[str, Any], default_timeout: An
 async def call_sdk(kind: str, pick: Pick, kwargs: dict[str, Any], *, clock: Callable[[], float],
                    report: Report) -> Any:
     """Call the deployment; a stream comes back as a RoutedStream whose first chunk has already arrived."""
-    result = await _SDK_CALLS[kind](**kwargs)
+    # Imported on first use: the gateway routes with its own calls and must not load the SDK's pydantic response
+    # types (~0.4 s of cold start) for nothing.
+    from sluicegate import api
+
+    sdk_call: Callable[..., Awaitable[Any]] = getattr(api, _SDK_CALLS[kind])
+    result = await sdk_call(**kwargs)
     if not kwargs.get("stream"):
         return result
     chunks = aiter(result)
@@ -67,6 +70,7 @@ class RoutedStream:
     When it ends (finished, failed or closed early) the router is told once, with the stream's token usage.
     """
 
+    settles_later = True  # `Router.execute` leaves the report to the stream's end
     def __init__(self, pick: Pick, source: Any, chunks: AsyncIterator[Any], first: Any, ttft_s: float,
                  report: Report) -> None:
         self.pick = pick

@@ -31,6 +31,12 @@ class Deployment:
     model_name: str  # the group
     litellm_params: Mapping[str, Any]
     model_info: Mapping[str, Any] = field(default_factory=dict)
+    pattern_id: str | None = None  # a wildcard deployment made concrete: the id of the `model_list` entry
+
+    @property
+    def config_id(self) -> str:
+        """The id of the `model_list` entry this deployment comes from (a wildcard's own id for its models)."""
+        return self.pattern_id or self.id
 
     @property
     def model(self) -> str:
@@ -161,4 +167,4 @@ def _concrete(deployment: Deployment, model: str, matched: str) -> Deployment:
     if target == "*":
         concrete = model
     params = {**deployment.litellm_params, "model": concrete}
-    return Deployment(f"{deployment.id}:{model}", model, params, deployment.model_info)
+    return Deployment(f"{deployment.id}:{model}", model, params, deployment.model_info, pattern_id=deployment.id)

@@ -42,6 +42,7 @@ from sluicegate.transport.retry import retry_delay_s
 log = logging.getLogger("sluicegate.router")
 T = TypeVar("T")
 Call = Callable[[Pick, dict[str, Any]], Awaitable[Any]]
+CooldownHook = Callable[[Pick, BaseException, float], None]  # (pick, the error, cooling down until)
 
 # LiteLLM Router arguments accepted but not acted on yet (a warning names them); anything else is a TypeError.
 UNSUPPORTED_ARGS = frozenset({
@@ -94,6 +95,7 @@ class Router:
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         settings: Settings | None = None,
+        on_cooldown: CooldownHook | None = None,
         **unsupported: Any,
     ) -> None:
         _check_unsupported(unsupported)
@@ -120,6 +122,7 @@ class Router:
         self.state: RouterState = state or MemoryState()
         self.clock = clock
         self.settings = settings or defaults
+        self.on_cooldown = on_cooldown
         self._sleep = sleep
         args = dict(routing_strategy_args or {})
         self.selector = Selector(
@@ -203,6 +206,8 @@ class Router:
         if should_cool_down(error, failures, self.allowed_fails):
             until = now + cooldown_s(error, self.cooldown_time)
             await self.state.cooldown(deployment_id, until)
+            if self.on_cooldown is not None:
+                self.on_cooldown(pick, error, until)
             log.warning("deployment %s of %r cooling down for %.1f s after %s", deployment_id,
                         pick.model_group, until - now, type(error).__name__)
 
@@ -240,6 +245,7 @@ class Router:
         tried: dict[str, Deployment] = {}
         broken: set[str] = set()  # answered 401/404: never again for this request
         retries = 0
+        num_retries = int(kwargs.get("num_retries", self.num_retries))  # a request may set its own, as in LiteLLM
         last_error: APIError | None = None
         while True:
             try:
@@ -261,14 +267,14 @@ class Router:
                 last_error = error
                 if is_deployment_error(error):
                     broken.add(deployment_id)
-                if retries >= retries_for(error, self.num_retries, self._policy(pick.model_group)):
+                if retries >= retries_for(error, num_retries, self._policy(pick.model_group)):
                     raise
                 retries += 1
                 continue
             except BaseException as error:  # cancelled, or a bug: still settle the pick
                 await self.report_failure(pick, error)
                 raise
-            if not isinstance(result, RoutedStream):  # a stream reports when it ends
+            if not getattr(result, "settles_later", False):  # a stream reports when it ends
                 await self.report_success(pick, tokens=total_tokens(getattr(result, "usage", None)))
             _annotate(result, pick, retries, fallbacks_tried)
             return result

@@ -1,7 +1,7 @@
 """POST /v1/messages and /v1/messages/count_tokens: Anthropic's Messages API in front of any model group.
 
 The request is translated to an OpenAI chat call and run through the shared pipeline (same auth, model groups,
-admin-only fields, deployments tried in order); `AnthropicDialect` shapes the answer, the stream and errors
+admin-only fields, the router's choice of deployment); `AnthropicDialect` shapes the answer, the stream and errors
 back into Anthropic's format. Cost per request: the pipeline's, plus one translation each way (no I/O);
 count_tokens makes no upstream call.
 """
@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import Request as HttpRequest
 
 from sluicegate.catalog.lookup import supports
 from sluicegate.catalog.tokens import token_counter
@@ -25,8 +25,18 @@ from sluicegate.gateway.anthropic.stream import MessageStream, encode
 from sluicegate.gateway.auth import authenticate
 from sluicegate.gateway.deployments import Target
 from sluicegate.gateway.error_responses import JsonAnswer
-from sluicegate.gateway.pipeline import ADMIN_ONLY_FIELDS, Answer, GatewayState, Outcome, call_group, serve
+from sluicegate.gateway.pipeline import (
+    ADMIN_ONLY_FIELDS,
+    Answer,
+    GatewayState,
+    Outcome,
+    call_group,
+    serve,
+    serves,
+    split_routing,
+)
 from sluicegate.gateway.request_body import read_json_object
+from sluicegate.router import Request
 
 
 class AnthropicStream:
@@ -73,12 +83,13 @@ class AnthropicDialect:
         return AnthropicStream(self._chat)
 
 
-async def create_message(state: GatewayState, request: Request) -> Answer:
+async def create_message(state: GatewayState, request: HttpRequest) -> Answer:
     """Serve one Messages API call, streamed or not."""
     request_id = _request_id(request)
 
     async def work(outcome: Outcome) -> Answer:
-        chat, options, targets, body = await _read(state, request, for_count=False)
+        chat, options, body = await _read(state, request, for_count=False)
+        routing = split_routing(options)
 
         def call_args(target: Target) -> tuple[dict[str, Any], Any]:
             kwargs = {**target.options, **chat.params, **options}
@@ -87,35 +98,38 @@ async def create_message(state: GatewayState, request: Request) -> Answer:
             return kwargs, chat.messages
 
         headers = {"request-id": request_id, "x-request-id": request_id, "x-litellm-call-id": request_id}
-        return await call_group(state, "chat", chat.model, targets, call_args, headers, outcome,
-                                AnthropicDialect(chat), tailor=passthrough.tailor(body, request.headers))
+        route = Request("chat", messages=chat.messages, is_stream=chat.is_stream)
+        return await call_group(state, "chat", chat.model, route, call_args, headers, outcome,
+                                AnthropicDialect(chat), tailor=passthrough.tailor(body, request.headers),
+                                routing=routing)
 
     return await serve(state, "/v1/messages", request_id, error_response, work)
 
 
-async def count_tokens(state: GatewayState, request: Request) -> Answer:
+async def count_tokens(state: GatewayState, request: HttpRequest) -> Answer:
     """`{"input_tokens": N}` for the prompt as the first deployment would receive it (tiktoken's count: exact for
     OpenAI models, an estimate for others). No upstream call."""
     request_id = _request_id(request)
 
     async def work(outcome: Outcome) -> Answer:
-        chat, _, targets, _ = await _read(state, request, for_count=True)
+        chat, _, _ = await _read(state, request, for_count=True)
         outcome.model_group = chat.model
-        total = token_counter(model=targets[0].model, messages=chat.messages, tools=chat.params.get("tools"))
+        _, deployments = state.router.groups.resolve(chat.model)
+        total = token_counter(model=deployments[0].model, messages=chat.messages, tools=chat.params.get("tools"))
         return JsonAnswer(200, orjson.dumps({"input_tokens": total}),
                           {"request-id": request_id, "x-request-id": request_id})
 
     return await serve(state, "/v1/messages/count_tokens", request_id, error_response, work)
 
 
-def _request_id(request: Request) -> str:
+def _request_id(request: HttpRequest) -> str:
     return request.headers.get("x-request-id") or "req_" + uuid.uuid4().hex
 
 
-async def _read(state: GatewayState, request: Request, *, for_count: bool
-                ) -> tuple[ChatRequest, dict[str, Any], list[Target], dict[str, Any]]:
-    """The translated request, the admin's call options, the deployments that serve the model, and the body as
-    the client sent it (less the admin's options), for deployments that take it natively."""
+async def _read(state: GatewayState, request: HttpRequest, *, for_count: bool
+                ) -> tuple[ChatRequest, dict[str, Any], dict[str, Any]]:
+    """The translated request, the admin's call options, and the body as the client sent it (less the admin's
+    options), for deployments that take it natively."""
     principal = authenticate(request.headers, state.master_key)
     body = await read_json_object(request, state.max_request_bytes)
     options = {name: body.pop(name) for name in sorted(ADMIN_ONLY_FIELDS.intersection(body))}
@@ -124,8 +138,7 @@ async def _read(state: GatewayState, request: Request, *, for_count: bool
                                     "config chooses upstreams and credentials", param=next(iter(options)))
     native_body = dict(body)
     chat = to_chat(body, for_count=for_count)
-    targets = state.groups.targets(chat.model)
-    if not targets:  # Anthropic answers an unknown model with 404 not_found_error
+    if not serves(state, chat.model):  # Anthropic answers an unknown model with 404 not_found_error
         raise NotFoundError(f"model: {chat.model} is not served by this gateway (GET /v1/models lists them)",
                             param="model", code="model_not_found")
-    return chat, options, targets, native_body
+    return chat, options, native_body

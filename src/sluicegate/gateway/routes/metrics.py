@@ -10,9 +10,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from sluicegate.gateway.router_view import refresh_state_metrics
+
 
 async def metrics(request: Request) -> Response:
-    body, content_type = request.app.state.metrics.render(request.headers.get("accept", ""))
+    state = request.app.state
+    await refresh_state_metrics(state.gateway.router, state.gateway.groups, state.deployments, state.metrics)
+    body, content_type = state.metrics.render(request.headers.get("accept", ""))
     return Response(body, headers={"content-type": content_type})
 
 
