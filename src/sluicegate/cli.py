@@ -38,6 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="a 30-second tour: start the gateway on its defaults (the mock/ "
                                             "provider: no key, no network), send it each kind of call, stop it")
     demo.add_argument("--port", type=int, help="default: a free port on 127.0.0.1")
+    db = commands.add_parser("db", help="the gateway database's schema: upgrade | current | check | downgrade",
+                             add_help=False)
+    db.add_argument("db_args", nargs=argparse.REMAINDER)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["db"]:  # its own parser (gateway/db/migrate.py), --help included
+        from sluicegate.gateway.db.migrate import db_cli
+
+        return db_cli(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args, sys.stderr)

@@ -11,6 +11,7 @@ import time
 import httpx
 import openai
 
+from sluicegate.cli import main
 from tests.gateway.conftest import PROVIDER_KEY, simulator_config
 from tests.gateway.server import GatewayProcess, free_port
 
@@ -119,3 +120,10 @@ def test_several_workers_each_build_the_app_from_the_same_config(tmp_path, opena
             assert counted == 12
     finally:
         assert gateway.stop() in (0, -signal.SIGTERM)
+
+
+def test_db_upgrade_and_check_through_the_cli(tmp_path):
+    url = f"sqlite:///{tmp_path / 'gw.db'}"
+    assert main(["db", "check", "--database-url", url]) == 1  # an empty database is behind
+    assert main(["db", "upgrade", "--database-url", url]) == 0
+    assert main(["db", "check", "--database-url", url]) == 0
