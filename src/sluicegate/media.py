@@ -140,10 +140,7 @@ async def fetch_data_url(url: str, settings: Settings) -> str:
                     media_type = _media_type(response.headers.get("content-type"), current)
                     return f"data:{media_type};base64,{base64.b64encode(body).decode()}"
             raise _refused(url, f"more than {_MAX_REDIRECTS} redirects")
-    except (aiohttp.ClientError, TimeoutError) as error:
-        cause = error.__cause__ if isinstance(error.__cause__, BadRequestError) else None
-        if cause is not None:
-            raise cause from None
+    except (aiohttp.ClientError, TimeoutError) as error:  # the guard's refusals are BadRequestErrors already
         reason = "it took too long" if isinstance(error, TimeoutError) else f"{type(error).__name__}"
         raise _refused(url, reason) from None
 

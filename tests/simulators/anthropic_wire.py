@@ -13,6 +13,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from tests.simulators.schema_example import example
+
 _PREFIX = "Hello from the simulator. You said: "
 _TOOL_PREFIX = "Hello from the simulator. The tool said: "
 _MEDIA_TOKENS = 85
@@ -157,20 +159,6 @@ def count_input(body: dict[str, Any]) -> InputUsage:
     return InputUsage(total, sum(tokens for _, tokens in prefix), key)
 
 
-def _example(schema: Any, depth: int = 0) -> Any:
-    if not isinstance(schema, dict) or depth > 10:
-        return "example"
-    if schema.get("enum"):
-        return schema["enum"][0]
-    kind = schema.get("type")
-    if kind == "object" or (kind is None and "properties" in schema):
-        properties = schema.get("properties") or {}
-        return {name: _example(properties.get(name), depth + 1) for name in schema.get("required") or []}
-    if kind == "array":
-        return [_example(schema.get("items"), depth + 1)]
-    return {"integer": 1, "number": 1, "boolean": True, "null": None}.get(kind or "string", "example")
-
-
 def _last_user_turn(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for message in reversed(messages):
         if message["role"] == "user":
@@ -208,7 +196,7 @@ def _answer_blocks(body: dict[str, Any]) -> tuple[list[dict[str, Any]], str, str
     tools = [] if results else _chosen_tools(body)
     if tools:
         blocks += [{"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:24], "name": t["name"],
-                    "input": _example(t["input_schema"])} for t in tools]
+                    "input": example(t["input_schema"])} for t in tools]
         return blocks, "tool_use", None
     text = _TOOL_PREFIX + " | ".join(results) if results else _PREFIX + said
     stop_reason, stop_sequence = "end_turn", None

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from sluicegate.transport.aws_eventstream import encode_event
+from tests.simulators.schema_example import example
 
 # x-amzn-errortype values carry a namespace after the colon, as Bedrock sends them.
 _NAMESPACE = "http://internal.amazon.com/coral/com.amazon.bedrock/"
@@ -89,21 +90,6 @@ def validate(body: Any) -> None:
             if ("toolUse" in block or "toolResult" in block) and not body.get("toolConfig"):
                 raise SimError(400, "ValidationException", "The toolConfig field must be defined when using "
                                                            "toolUse and toolResult content blocks.")
-
-
-def example(schema: Any, depth: int = 0) -> Any:
-    """A value for a JSON schema's required structure: enum → first, string → "example", number → 1, …"""
-    if not isinstance(schema, dict) or depth > 10:
-        return "example"
-    if schema.get("enum"):
-        return schema["enum"][0]
-    kind = schema.get("type")
-    if kind == "object" or (kind is None and "properties" in schema):
-        properties = schema.get("properties") or {}
-        return {name: example(properties.get(name), depth + 1) for name in schema.get("required") or []}
-    if kind == "array":
-        return [example(schema.get("items"), depth + 1)]
-    return {"integer": 1, "number": 1, "boolean": True}.get(str(kind), "example")
 
 
 def _tools_to_call(body: dict[str, Any]) -> list[dict[str, Any]]:

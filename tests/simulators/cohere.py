@@ -33,6 +33,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.simulators.schema_example import example
 from tests.simulators.server import RecordedRequest, Script, SimulatorServer, lowered
 
 # Messages from https://docs.cohere.com/reference/errors (the examples listed under each status).
@@ -144,19 +145,6 @@ def _text_of(content: Any) -> str:
         elif part.get("type") == "thinking":
             continue
     return " ".join(texts)
-
-
-def example(schema: dict[str, Any]) -> Any:
-    """A value that satisfies the required part of a JSON schema."""
-    if "enum" in schema:
-        return schema["enum"][0]
-    kind = schema.get("type")
-    if kind == "object" or "properties" in schema:
-        props = schema.get("properties") or {}
-        return {name: example(props.get(name) or {}) for name in schema.get("required") or ()}
-    if kind == "array":
-        return [example(schema.get("items") or {})]
-    return {"number": 1, "integer": 1, "boolean": True}.get(str(kind), "example")
 
 
 def _tool_id(name: str) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.simulators.openai_errors import ApiError, error_body
+from tests.simulators.schema_example import example
 
 _ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 _PREFIX = "Hello from the simulator. You said: "
@@ -82,38 +83,9 @@ def _prompt_tokens(messages: list[dict[str, Any]]) -> int:
     return total
 
 
-def _example(schema: Any, root: Any, depth: int = 0) -> Any:
-    """A value that satisfies `schema`'s required structure (the rule is in `openai.py`'s docstring)."""
-    if not isinstance(schema, dict) or depth > 10:
-        return "example"
-    if isinstance(schema.get("$ref"), str):
-        target: Any = root
-        for part in schema["$ref"].removeprefix("#/").split("/"):
-            target = target.get(part, {}) if isinstance(target, dict) else {}
-        return _example(target, root, depth + 1)
-    if schema.get("enum"):
-        return schema["enum"][0]
-    if "const" in schema:
-        return schema["const"]
-    for key in ("anyOf", "oneOf", "allOf"):
-        options = [o for o in schema.get(key) or [] if not (isinstance(o, dict) and o.get("type") == "null")]
-        if options:
-            return _example(options[0], root, depth + 1)
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    if kind == "object" or (kind is None and "properties" in schema):
-        properties = schema.get("properties") or {}
-        required = schema.get("required") or []
-        return {name: _example(properties.get(name), root, depth + 1) for name in required}
-    if kind == "array":
-        return [_example(schema.get("items"), root, depth + 1)]
-    return {"integer": 1, "number": 1, "boolean": True, "null": None}.get(kind or "string", "example")
-
-
 def _tool_arguments(tool: dict[str, Any]) -> str:
     parameters = (tool.get("function") or {}).get("parameters") or {}
-    return json.dumps(_example(parameters, parameters) or {}, separators=(",", ":"))
+    return json.dumps(example(parameters) or {}, separators=(",", ":"))
 
 
 def _chosen_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -159,7 +131,7 @@ def _chat_answer(body: dict[str, Any]) -> _Answer:
         text = json.dumps({"reply": text})
     elif response_format.get("type") == "json_schema":
         schema = (response_format.get("json_schema") or {}).get("schema") or {}
-        text = json.dumps(_example(schema, schema))
+        text = json.dumps(example(schema))
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     return _truncate(text, limit)
 

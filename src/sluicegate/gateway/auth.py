@@ -10,7 +10,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sluicegate.errors import AuthenticationError
+from sluicegate.errors import AuthenticationError, PermissionDeniedError
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +42,12 @@ def authenticate(headers: Mapping[str, str], master_key: str | None) -> Principa
     if not hmac.compare_digest(key.encode(), master_key.encode()):
         raise AuthenticationError(f"Invalid API key ending in …{key[-4:]}", code="invalid_api_key")
     return Principal(is_admin=True)
+
+
+def require_admin(headers: Mapping[str, str], master_key: str | None, what: str) -> Principal:
+    """The admin's principal, or the error an admin-only route answers: `what` says why it is admin-only."""
+    principal = authenticate(headers, master_key)
+    if not principal.is_admin:
+        raise PermissionDeniedError(f"{what} and is for the admin only: set a master key and send it",
+                                    code="admin_only")
+    return principal

@@ -231,7 +231,7 @@ async def call_group(state: GatewayState, kind: CallKind, requested: str, reques
         kwargs["num_retries"] = 0  # the router owns retries: attempts never multiply across layers
         if kwargs.get("timeout") is None:
             timeout = pick.deployment.timeout(is_stream=request.is_stream)
-            kwargs["timeout"] = timeout if timeout is not None else _router_timeout(router, request.is_stream)
+            kwargs["timeout"] = timeout if timeout is not None else router.timeout_for(is_stream=request.is_stream)
         prepared = prepare(kind, target.model, kwargs, messages=messages, settings=state.settings,
                            resolved_as=resolved_as)
         if tailor is not None:
@@ -263,10 +263,6 @@ async def call_group(state: GatewayState, kind: CallKind, requested: str, reques
         if name in routed and isinstance(answer_headers, MutableMapping):
             answer_headers[name] = str(routed[name])
     return done.answer
-
-
-def _router_timeout(router: Router, is_stream: bool) -> float | None:
-    return router.stream_timeout if is_stream and router.stream_timeout else router.timeout
 
 
 class _StreamSettlement:

@@ -167,6 +167,10 @@ class Router:
             self.groups = ModelGroups(remaining, self.model_group_alias)
         return deployment
 
+    def timeout_for(self, *, is_stream: bool) -> float | None:
+        """The router's own timeout for a call (`stream_timeout` for streams when set), under any deployment's."""
+        return self.stream_timeout if is_stream and self.stream_timeout else self.timeout
+
     async def cooling_down(self) -> dict[str, float]:
         """Deployment id → when it frees up (router clock), for every deployment cooling down now."""
         return await self.state.cooling_down(self.get_model_ids(), self.clock())
@@ -295,7 +299,7 @@ class Router:
 
     async def _routed(self, kind: str, model: str, kwargs: dict[str, Any], request: Request) -> Any:
         kwargs = {**self.default_litellm_params, **kwargs}
-        timeout = self.stream_timeout if kwargs.get("stream") and self.stream_timeout else self.timeout
+        timeout = self.timeout_for(is_stream=bool(kwargs.get("stream")))
 
         async def call(pick: Pick, request_kwargs: dict[str, Any]) -> Any:
             sent = deployment_kwargs(pick, request_kwargs, timeout)

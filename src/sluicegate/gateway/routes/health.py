@@ -8,8 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from sluicegate.errors import PermissionDeniedError
-from sluicegate.gateway.auth import authenticate
+from sluicegate.gateway.auth import require_admin
 from sluicegate.gateway.deployment_health import check_deployments
 from sluicegate.gateway.error_responses import JsonAnswer, error_response
 
@@ -28,10 +27,7 @@ async def deployments_health(request: Request) -> Response | JsonAnswer:
     """One real call per deployment; admin only, since it spends tokens and shows the upstreams."""
     state = request.app.state
     try:
-        principal = authenticate(request.headers, state.gateway.master_key)
-        if not principal.is_admin:
-            raise PermissionDeniedError("GET /health probes every deployment and is for the admin only: set a "
-                                        "master key and send it", code="admin_only")
+        require_admin(request.headers, state.gateway.master_key, "GET /health probes every deployment")
     except Exception as error:  # rendered as an OpenAI error
         return error_response(error, uuid.uuid4().hex)
     report = await check_deployments(state.gateway.groups, state.deployments, state.gateway.settings)

@@ -12,8 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sluicegate.errors import PermissionDeniedError
-from sluicegate.gateway.auth import authenticate
+from sluicegate.gateway.auth import require_admin
 from sluicegate.gateway.error_responses import JsonAnswer, error_response
 from sluicegate.gateway.router_view import deployment_states
 
@@ -21,10 +20,7 @@ from sluicegate.gateway.router_view import deployment_states
 async def deployments(request: Request) -> Response | JsonAnswer:
     state = request.app.state
     try:
-        principal = authenticate(request.headers, state.gateway.master_key)
-        if not principal.is_admin:
-            raise PermissionDeniedError("GET /router/deployments shows every upstream and is for the admin only: "
-                                        "set a master key and send it", code="admin_only")
+        require_admin(request.headers, state.gateway.master_key, "GET /router/deployments shows every upstream")
     except Exception as error:  # rendered as an OpenAI error
         return error_response(error, uuid.uuid4().hex)
     return JSONResponse(await deployment_states(state.gateway.router, state.deployments))
