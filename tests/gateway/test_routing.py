@@ -3,6 +3,7 @@ answering, falling back, holding rpm, refusing per-process limits with --workers
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from sluicegate.gateway.config import load_config
 from sluicegate.gateway.routing import build_router, per_process_limits, router_args
 from tests.gateway.conftest import MASTER_KEY, PROVIDER_KEY
 from tests.gateway.server import GatewayProcess, free_port
-from tests.simulators.openai import OpenAISimulator
+from tests.simulators.openai import CONTEXT_LENGTH_ERROR, OpenAISimulator
 
 MESSAGES = [{"role": "user", "content": "hi there"}]
 
@@ -64,6 +65,32 @@ def test_router_settings_win_over_litellm_settings_and_ids_are_the_gateways(tmp_
     assert router.groups.resolve("quick")[0] == "fast"
 
 
+def test_router_settings_max_retries_and_allowed_fails_policy_reach_the_router(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        model_list:
+          - model_name: a
+            litellm_params: {model: mock/a, cooldown_time: 9}
+        litellm_settings:
+          num_retries: 1
+        router_settings:
+          max_retries: 4
+          allowed_fails_policy: {RateLimitErrorAllowedFails: 5}
+          redis_namespace: blue
+          default_litellm_params: {temperature: 0.25}
+        """)
+    config = load_config(path, environ={})
+    args = router_args(config)
+    assert (args["num_retries"], args["allowed_fails_policy"], args["redis_namespace"]) == (
+        4, {"RateLimitErrorAllowedFails": 5}, "blue")
+    assert config.deployments[0].params["cooldown_time"] == 9
+    router = build_router(dataclasses.replace(config, router_settings={
+        k: v for k, v in config.router_settings.items() if k != "redis_namespace"}))
+    assert (router.num_retries, router.allowed_fails_policy) == (4, {"RateLimitErrorAllowedFails": 5})
+    assert router.default_litellm_params == {"temperature": 0.25}
+    both = dataclasses.replace(config, router_settings={"max_retries": 4, "num_retries": 0})
+    assert build_router(both).num_retries == 0  # num_retries, when set, is the count
+
+
 @pytest.mark.parametrize(("setting", "reason"), [
     ("routing_strategy: fastest", "must be one of simple-shuffle, least-busy"),
     ("routing_strategy_args: {ttl: 60, window: 3}", "sluicegate reads only lowest_latency_buffer, ttl here"),
@@ -71,6 +98,8 @@ def test_router_settings_win_over_litellm_settings_and_ids_are_the_gateways(tmp_
     ("fallbacks: [gpt-4o]", "must be a list of {model_group: [fallback model groups]} mappings"),
     ("cooldown_time: -1", "must be a number of seconds, 0 or more"),
     ("redis_port: 0", "must be a whole number, 1 or more"),
+    ("allowed_fails_policy: {TimeoutErrorAllowedFails: -1}", "must be a whole number, 0 or more"),
+    ("default_litellm_params: [temperature]", "must be a mapping (got a list)"),
 ])
 def test_router_settings_are_checked_at_their_line(tmp_path: Path, setting: str, reason: str) -> None:
     path = write(tmp_path, f"router_settings:\n  num_retries: 1\n  {setting}\n")
@@ -111,7 +140,19 @@ model_list:
     model_info: {{id: duo-alive}}
   - model_name: broken
     litellm_params: {{model: openai/gpt-4o-mini, api_base: {dead}, api_key: os.environ/SIM_OPENAI_KEY}}
-    model_info: {{id: broken-only}}{limited}
+    model_info: {{id: broken-only}}
+  - model_name: lonely
+    litellm_params: {{model: openai/gpt-4o-mini, api_base: {dead}, api_key: os.environ/SIM_OPENAI_KEY}}
+    model_info: {{id: lonely-only}}
+  - model_name: big
+    litellm_params: {{model: openai/gpt-4.1, api_base: {sim.base_url}, api_key: os.environ/SIM_OPENAI_KEY}}
+    model_info: {{id: big}}
+  - model_name: simwild/*
+    litellm_params: {{model: openai/*, api_base: {dead}, api_key: os.environ/SIM_OPENAI_KEY, order: 1}}
+    model_info: {{id: wild-dead}}
+  - model_name: simwild/*
+    litellm_params: {{model: openai/*, api_base: {sim.base_url}, api_key: os.environ/SIM_OPENAI_KEY, order: 2}}
+    model_info: {{id: wild-alive}}{limited}
 router_settings:
   routing_strategy: usage-based-routing-v2
   num_retries: 2
@@ -197,6 +238,66 @@ def test_usage_based_routing_never_passes_a_deployments_rpm(client, openai_sim):
     assert caught.value.response.headers["retry-after"]
     assert "No deployments available for model group" in caught.value.message
     assert len(openai_sim.requests) == 4  # the fifth never reached an upstream
+
+
+def _sent_bodies(sim: OpenAISimulator) -> list[dict[str, object]]:
+    return [r.json for r in sim.requests if isinstance(r.json, dict)]
+
+
+def test_a_requests_own_fallbacks_are_used_and_never_sent_upstream(client, openai_sim):
+    with pytest.raises(openai.APIStatusError):  # lonely's only deployment is down and it has no fallbacks
+        client.chat.completions.create(model="lonely", messages=MESSAGES)
+    raw = client.chat.completions.with_raw_response.create(model="lonely", messages=MESSAGES,
+                                                           extra_body={"fallbacks": ["gpt-4o-mini"]})
+    assert (raw.headers["x-litellm-model-group"], raw.headers["x-litellm-model-id"]) == ("gpt-4o-mini", "mini")
+    assert raw.headers["x-litellm-attempted-fallbacks"] == "1"
+    raw = client.chat.completions.with_raw_response.create(model="lonely", messages=MESSAGES,
+                                                           extra_body={"fallbacks": [{"lonely": ["big"]}]})
+    assert raw.headers["x-litellm-model-id"] == "big"
+    assert raw.parse().choices[0].message.content == "Hello from the simulator. You said: hi there"
+    assert [body["model"] for body in _sent_bodies(openai_sim)] == ["gpt-4o-mini", "gpt-4.1"]
+    assert not any("fallbacks" in body for body in _sent_bodies(openai_sim))
+
+
+def test_a_requests_context_window_fallbacks(client, openai_sim):
+    openai_sim.script(400, body=CONTEXT_LENGTH_ERROR)
+    raw = client.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=MESSAGES, extra_body={"context_window_fallbacks": [{"gpt-4o-mini": ["big"]}]})
+    assert (raw.headers["x-litellm-model-group"], raw.headers["x-litellm-model-id"]) == ("big", "big")
+    assert [body["model"] for body in _sent_bodies(openai_sim)] == ["gpt-4o-mini", "gpt-4.1"]
+    assert not any("context_window_fallbacks" in body for body in _sent_bodies(openai_sim))
+
+
+@pytest.mark.parametrize(("fallbacks", "said"), [
+    (["nowhere"], "fallbacks name model group(s) 'nowhere', which are not served here"),
+    ([{"gpt-4o-mini": ["big", "nowhere"]}], "'nowhere'"),
+    ("big", "fallbacks must be a list of model names"),
+    ([3], "fallbacks must be a list of model names"),
+])
+def test_a_fallback_the_gateway_does_not_serve_is_a_clear_400(client, openai_sim, fallbacks, said):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, extra_body={"fallbacks": fallbacks})
+    assert said in caught.value.message
+    assert caught.value.body["param"] == "fallbacks"  # type: ignore[index]
+    assert openai_sim.requests == []  # refused before any upstream call
+
+
+def test_a_wildcard_groups_cooling_models_are_listed(gateway, client, openai_sim):
+    raw = client.chat.completions.with_raw_response.create(model="simwild/gpt-4o-mini", messages=MESSAGES)
+    assert raw.headers["x-litellm-model-id"] == "wild-alive"
+    assert _sent_bodies(openai_sim)[0]["model"] == "gpt-4o-mini"
+    view = _router_view(gateway)
+    cooling = view["wild-dead:simwild/gpt-4o-mini"]
+    assert cooling["state"] == "cooling_down"
+    assert 0 < cooling["cooldown_remaining_s"] <= 120  # type: ignore[operator]
+    assert (cooling["model"], cooling["wildcard_id"], cooling["requested_model"]) == (
+        "openai/gpt-4o-mini", "wild-dead", "simwild/gpt-4o-mini")
+    assert view["wild-dead"]["state"] == "healthy"  # the entry serves every other model still
+    assert "wild-alive:simwild/gpt-4o-mini" not in view  # only models cooling down get rows of their own
+    answer = httpx.get(gateway.url + "/router/deployments", headers={"authorization": f"Bearer {MASTER_KEY}"})
+    group = next(g for g in answer.json()["model_groups"] if g["model_group"] == "simwild/*")
+    assert [d["model_id"] for d in group["deployments"]] == [
+        "wild-dead", "wild-dead:simwild/gpt-4o-mini", "wild-alive"]
 
 
 def test_the_router_view_is_for_the_admin_only(gateway):

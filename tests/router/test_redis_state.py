@@ -49,6 +49,9 @@ async def test_two_instances_see_each_others_cooldowns_and_failures(two_states):
     await a.cooldown("dep-1", until=1000.0)
     await b.cooldown("dep-1", until=900.0)  # an earlier end never shortens a cooldown
     assert await b.cooling_down(["dep-1", "dep-2"], now=500.0) == {"dep-1": 1000.0}
+    await a.cooldown("wild:openai/gpt-4o", until=600.0)
+    assert await b.all_cooling_down(now=500.0) == {"dep-1": 1000.0, "wild:openai/gpt-4o": 600.0}
+    assert await b.all_cooling_down(now=600.0) == {"dep-1": 1000.0}  # over at its end
     assert await a.cooling_down(["dep-1"], now=1000.0) == {}  # over at its end
 
 

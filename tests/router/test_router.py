@@ -417,8 +417,109 @@ def test_model_list_views():
 def test_constructor_refuses_unknown_arguments_and_warns_on_unsupported(caplog):
     with pytest.raises(TypeError, match="not_an_argument"):
         Router(model_list=[], not_an_argument=1)
-    Router(model_list=[], cache_responses=True, redis_host="localhost", redis_port=6379)
-    assert "cache_responses not supported yet" in caplog.text
+    Router(model_list=[], alerting_config={"webhook": "x"})
+    assert "alerting_config not supported yet" in caplog.text
+
+
+@pytest.mark.parametrize(("argument", "value", "what"), [
+    ("cache_responses", True, "response caching"),
+    ("caching_groups", [("gpt-4o", "azure-gpt-4o")], "response caching"),
+    ("cache_kwargs", {"ttl": 60}, "response caching"),
+    ("provider_budget_config", {"openai": {"budget_limit": 10, "time_period": "1d"}}, "budgets"),
+    ("router_budget_config", {"gpt-4o": {"max_budget": 5}}, "budgets"),
+])
+def test_caching_and_budget_arguments_are_refused_until_supported(argument, value, what):
+    with pytest.raises(NotImplementedError, match=rf"Router\({argument}=…\): .* not support {what} yet"):
+        Router(model_list=[], **{argument: value})
+    Router(model_list=[], **{argument: type(value)()})  # LiteLLM's empty defaults change nothing: accepted
+
+
+async def test_a_requests_own_fallbacks_are_used_and_never_sent(openai_sim, second_sim, clock, sleeps):
+    second_sim.script(500, times=10)
+    r = router([deployment(second_sim, "primary"), deployment(openai_sim, "spare", "gpt-4o"),
+                deployment(openai_sim, "other", "gpt-4.1")], clock, sleeps, num_retries=0,
+               fallbacks=[{"primary": ["other"]}])
+    response = await r.acompletion(model="primary", messages=MESSAGES, fallbacks=["spare"])
+    assert response._hidden_params["model_group"] == "spare"
+    response = await r.acompletion(model="primary", messages=MESSAGES, fallbacks=[{"primary": ["other"]}])
+    assert response._hidden_params["model_group"] == "other"
+    assert models_seen(openai_sim) == ["gpt-4o", "gpt-4.1"]
+    assert not any("fallbacks" in request.json for request in [*openai_sim.requests, *second_sim.requests])
+
+
+async def test_a_request_naming_an_unserved_fallback_is_refused_before_any_call(openai_sim, clock, sleeps):
+    r = router([deployment(openai_sim, "gpt")], clock, sleeps)
+    with pytest.raises(BadRequestError, match="'nowhere'") as caught:
+        await r.acompletion(model="gpt", messages=MESSAGES, fallbacks=["nowhere"])
+    assert (caught.value.status_code, caught.value.param) == (400, "fallbacks")
+    with pytest.raises(BadRequestError, match="context_window_fallbacks must be a list") as caught:
+        await r.acompletion(model="gpt", messages=MESSAGES, context_window_fallbacks="gpt")
+    assert caught.value.param == "context_window_fallbacks"
+    with pytest.raises(BadRequestError, match="content_policy_fallbacks name model group"):
+        await r.acompletion(model="gpt", messages=MESSAGES, content_policy_fallbacks=[{"gpt": ["gone"]}])
+    assert openai_sim.requests == []
+
+
+async def test_default_litellm_params_lie_under_the_deployments_and_the_requests(openai_sim, clock, sleeps):
+    r = router([deployment(openai_sim, "gpt", temperature=0.5)], clock, sleeps,
+               default_litellm_params={"temperature": 0.1, "max_tokens": 7, "user": "default-user"})
+    await r.acompletion(model="gpt", messages=MESSAGES)
+    await r.acompletion(model="gpt", messages=MESSAGES, user="me", max_tokens=9)
+    sent = [request.json for request in openai_sim.requests]
+    assert [(b["temperature"], b["max_tokens"], b["user"]) for b in sent] == [(0.5, 7, "default-user"),
+                                                                          (0.5, 9, "me")]
+
+
+def test_max_retries_is_num_retries_when_that_is_not_set():
+    assert Router(model_list=[], max_retries=0).num_retries == 0
+    assert Router(model_list=[], max_retries=0, num_retries=4).num_retries == 4
+    assert Router(model_list=[]).num_retries == 2
+
+
+async def test_a_deployments_own_cooldown_time_wins_over_the_routers(openai_sim, second_sim, clock, sleeps):
+    second_sim.script(429, times=2)
+    r = router([deployment(second_sim, "gpt", id="flaky", order=1, cooldown_time=60),
+                deployment(second_sim, "gpt", "gpt-4o", id="other", order=2),
+                deployment(openai_sim, "gpt", id="steady", order=3)], clock, sleeps, cooldown_time=5)
+    assert (await r.acompletion(model="gpt", messages=MESSAGES))._hidden_params["model_id"] == "steady"
+    assert await r.cooling_down() == {"flaky": clock() + 60, "other": clock() + 5}
+    assert "cooldown_time" not in second_sim.requests[0].json
+
+
+async def test_allowed_fails_policy_sets_the_allowance_per_error_type(openai_sim, second_sim, clock, sleeps):
+    second_sim.script(429, times=10)
+    flaky = deployment(second_sim, "gpt", id="flaky", order=1)
+    steady = deployment(openai_sim, "gpt", id="steady", order=2)
+    r = router([flaky, steady], clock, sleeps, allowed_fails_policy={"RateLimitErrorAllowedFails": 1})
+    await r.acompletion(model="gpt", messages=MESSAGES)
+    assert await r.cooling_down() == {}  # a 429 no longer cools down at once: one is allowed
+    await r.acompletion(model="gpt", messages=MESSAGES)
+    assert set(await r.cooling_down()) == {"flaky"}
+    assert len(second_sim.requests) == 2
+    second_sim.reset()
+    second_sim.script(500, times=10)
+
+    class AllowedFailsPolicy:  # LiteLLM's policy is an object with these attributes
+        InternalServerErrorAllowedFails = 0
+
+    r = router([flaky, steady], clock, sleeps, allowed_fails=3, allowed_fails_policy=AllowedFailsPolicy())
+    await r.acompletion(model="gpt", messages=MESSAGES)
+    assert set(await r.cooling_down()) == {"flaky"}  # the policy's 0, not allowed_fails' 3
+    with pytest.raises(ValueError, match="unknown allowed_fails_policy field"):
+        Router(model_list=[], allowed_fails_policy={"RateLimitErrorRetries": 1})
+
+
+async def test_a_wildcard_groups_models_cool_down_one_by_one_and_are_listed(openai_sim, clock, sleeps):
+    wildcard = [{"model_name": "openai/*", "model_info": {"id": f"w-{name}"},
+                 "litellm_params": {"model": "openai/*", "api_base": base, "api_key": "sk-test", "order": order}}
+                for name, base, order in (("dead", DEAD_BASE, 1), ("alive", openai_sim.base_url, 2))]
+    r = router(wildcard, clock, sleeps, allowed_fails=0, cooldown_time=30)
+    response = await r.acompletion(model="openai/gpt-4o", messages=MESSAGES)
+    assert response._hidden_params["model_id"] == "w-alive:openai/gpt-4o"
+    assert await r.cooling_down() == {"w-dead:openai/gpt-4o": clock() + 30}
+    assert (await r.acompletion(model="openai/gpt-4.1", messages=MESSAGES))._hidden_params["model_id"] == (
+        "w-alive:openai/gpt-4.1")  # another model of the same entry was tried, and failed, on its own
+    assert set(await r.cooling_down()) == {"w-dead:openai/gpt-4o", "w-dead:openai/gpt-4.1"}
 
 
 def test_router_is_public():

@@ -18,6 +18,14 @@ async def test_cooldown_expires_and_never_shortens():
     assert await state.cooling_down(["a"], 105.0) == {}
 
 
+async def test_all_cooling_down_lists_ids_nobody_asked_for():
+    state = MemoryState()
+    await state.cooldown("wild:openai/gpt-4o", 110.0)
+    await state.cooldown("a", 105.0)
+    assert await state.all_cooling_down(100.0) == {"wild:openai/gpt-4o": 110.0, "a": 105.0}
+    assert await state.all_cooling_down(105.0) == {"wild:openai/gpt-4o": 110.0}
+
+
 async def test_reserve_counts_and_refuses_past_the_limits():
     state = MemoryState()
     assert [await state.reserve("a", 1, 10, rpm=2) for _ in range(3)] == [True, True, False]

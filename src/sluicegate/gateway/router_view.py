@@ -2,8 +2,10 @@
 `litellm_deployment_state` / `litellm_deployment_cooled_down` metrics.
 
 Read from the router's state (memory, or the Redis every instance shares) when asked: a few reads per request
-to the endpoint or scrape, nothing on the request path. A wildcard entry (`openai/*`) is shown as configured; the
-models it serves are cooled down one by one, under ids of their own, and are not listed.
+to the endpoint or scrape, nothing on the request path. A wildcard entry (`openai/*`) is shown as configured, and
+each model it serves that is cooling down (they cool down one by one, under ids of their own) gets a row of its
+own after it, with `wildcard_id` naming the entry. The metrics leave those models out: their names are the
+clients', and label values must stay bounded.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sluicegate.errors import APIError
+from sluicegate.errors import APIError, BadRequestError
 from sluicegate.gateway.config import Deployment
 from sluicegate.gateway.deployments import ModelGroups
 from sluicegate.observability.metrics import GatewayMetrics
@@ -50,14 +52,17 @@ async def deployment_states(router: Router, deployments: tuple[Deployment, ...])
     """Every model group with its deployments: healthy or cooling down (until when), in flight, this minute's use."""
     now = router.clock()
     ids = [d.id for d in deployments]
-    cooling = await router.state.cooling_down(ids, now)
-    in_flight = await router.state.in_flight(ids)
-    usage = await router.state.usage(ids, int(now // 60))
+    cooling = await router.cooling_down()
+    models = _wildcard_models(deployments, cooling)
+    every = ids + [i for found in models.values() for i in found]
+    in_flight = await router.state.in_flight(every)
+    usage = await router.state.usage(every, int(now // 60))
     groups: dict[str, list[dict[str, Any]]] = {}
     for deployment in deployments:
-        groups.setdefault(deployment.model_name, []).append(
-            _describe(router, deployment, cooling.get(deployment.id), in_flight.get(deployment.id, 0),
-                      usage.get(deployment.id, Usage()), now))
+        rows = groups.setdefault(deployment.model_name, [])
+        for model_id in [deployment.id, *models.get(deployment.id, ())]:
+            rows.append(_describe(router, deployment, model_id, cooling.get(model_id), in_flight.get(model_id, 0),
+                                  usage.get(model_id, Usage()), now))
     return {
         "routing_strategy": router.routing_strategy,
         "shared_state": "redis" if router.redis_url or router.redis_host else "memory",
@@ -66,13 +71,27 @@ async def deployment_states(router: Router, deployments: tuple[Deployment, ...])
     }
 
 
-def _describe(router: Router, deployment: Deployment, until: float | None, in_flight: int, usage: Usage,
-              now: float) -> dict[str, Any]:
+def _wildcard_models(deployments: tuple[Deployment, ...], cooling: dict[str, float]) -> dict[str, list[str]]:
+    """The ids cooling down of models a wildcard entry serves, by the entry's id (the router keys them
+    `{entry id}:{requested model}`)."""
+    found: dict[str, list[str]] = {}
+    for deployment in deployments:
+        if "*" in deployment.model_name:
+            prefix = f"{deployment.id}:"
+            found[deployment.id] = sorted(i for i in cooling if i.startswith(prefix))
+    return found
+
+
+def _describe(router: Router, deployment: Deployment, model_id: str, until: float | None, in_flight: int,
+              usage: Usage, now: float) -> dict[str, Any]:
     routed = router.get_deployment(deployment.id)
     model, _, api_base, provider = metric_labels(deployment)
-    return {
-        "model_id": deployment.id,
-        "model": model,
+    row: dict[str, Any] = {"model_id": model_id, "model": model}
+    if model_id != deployment.id:  # a model a wildcard entry serves
+        requested = model_id.removeprefix(f"{deployment.id}:")
+        row.update(model=_concrete_model(router, requested, model_id) or requested, wildcard_id=deployment.id,
+                   requested_model=requested)
+    row.update({
         "api_base": api_base or None,
         "api_provider": provider or None,
         "state": "cooling_down" if until is not None else "healthy",
@@ -86,4 +105,14 @@ def _describe(router: Router, deployment: Deployment, until: float | None, in_fl
         "weight": routed.weight if routed else None,
         "order": routed.order if routed else None,
         "tags": list(routed.tags) if routed else [],
-    }
+    })
+    return row
+
+
+def _concrete_model(router: Router, requested: str, model_id: str) -> str | None:
+    """The provider model the router calls for `requested` on that wildcard entry (its `*` filled in)."""
+    try:
+        _, concrete = router.groups.resolve(requested)
+    except BadRequestError:  # no longer served (the model list changed)
+        return None
+    return next((d.model for d in concrete if d.id == model_id), None)

@@ -16,13 +16,15 @@ from sluicegate.router import Router
 from sluicegate.router.router import CooldownHook
 from sluicegate.router.strategies import USAGE_STRATEGIES
 
-# router_settings keys passed to Router() under the same name.
+# router_settings keys passed to Router() under the same name (`default_litellm_params` too: the gateway's attempts
+# merge `router.default_litellm_params` under each deployment's options, in gateway/pipeline.py).
 _ROUTER_ARGS = ("routing_strategy", "routing_strategy_args", "num_retries", "retry_policy",
-                "model_group_retry_policy", "retry_after", "allowed_fails", "cooldown_time", "disable_cooldowns",
-                "fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks",
-                "max_fallbacks", "model_group_alias", "enable_pre_call_checks", "enable_tag_filtering",
-                "tag_filtering_match_any", "timeout", "stream_timeout", "redis_host", "redis_port",
-                "redis_password", "redis_url", "redis_db")
+                "model_group_retry_policy", "retry_after", "allowed_fails", "allowed_fails_policy", "cooldown_time",
+                "disable_cooldowns", "fallbacks", "context_window_fallbacks", "content_policy_fallbacks",
+                "default_fallbacks", "max_fallbacks", "model_group_alias", "enable_pre_call_checks",
+                "enable_tag_filtering", "tag_filtering_match_any", "timeout", "stream_timeout", "redis_host",
+                "redis_port", "redis_password", "redis_url", "redis_db", "redis_namespace",
+                "default_litellm_params")
 # litellm_settings keys LiteLLM's proxy hands to its router when router_settings does not set them.
 _FROM_LITELLM_SETTINGS = ("num_retries", "allowed_fails", "fallbacks", "context_window_fallbacks",
                           "content_policy_fallbacks", "default_fallbacks")
@@ -35,6 +37,8 @@ def router_args(config: GatewayConfig) -> dict[str, Any]:
     args.update({key: router[key] for key in _ROUTER_ARGS if key in router})
     if "enable_pre_call_check" in router and "enable_pre_call_checks" not in router:  # the docs' spelling
         args["enable_pre_call_checks"] = router["enable_pre_call_check"]
+    if "max_retries" in router and "num_retries" not in router:  # LiteLLM's settings table lists both names
+        args["num_retries"] = router["max_retries"]
     return args
 
 

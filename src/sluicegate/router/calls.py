@@ -21,18 +21,27 @@ ROUTER_KEYWORDS = frozenset({"tags", "fallbacks", "context_window_fallbacks", "c
 Report = Callable[["RoutedStream", "BaseException | None"], Awaitable[None]]  # a stream's end
 
 
-def deployment_kwargs(pick: Pick, kwargs: Mapping[str, Any], default_timeout: Any) -> dict[str, Any]:
-    """The SDK keywords for one attempt: the request's over the deployment's, the deployment's model, no retries.
+def deployment_kwargs(pick: Pick, kwargs: Mapping[str, Any], default_timeout: Any,
+                      defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The SDK keywords for one attempt: the request's over the deployment's over the router's
+    `default_litellm_params` (their `metadata` dicts merged the same way), the deployment's model, no retries.
 
     Timeout, per attempt: the request's `timeout`, else the deployment's (`stream_timeout` for streams), else the
-    router's."""
+    default params', else the router's."""
     deployment = pick.deployment
     is_stream = bool(kwargs.get("stream"))
+    defaults = {k: v for k, v in (defaults or {}).items() if v is not None and k not in ROUTER_KEYWORDS}
     sent = {k: v for k, v in kwargs.items() if k not in ROUTER_KEYWORDS}
-    params = {**deployment.call_params, **sent, "model": deployment.model, "num_retries": 0}
+    params = {**defaults, **deployment.call_params, **sent, "model": deployment.model, "num_retries": 0}
+    metadata = [m for m in (defaults.get("metadata"), deployment.call_params.get("metadata"), sent.get("metadata"))
+                if isinstance(m, Mapping)]
+    if len(metadata) > 1:
+        params["metadata"] = {k: v for m in metadata for k, v in m.items()}
     if kwargs.get("timeout") is None and kwargs.get("request_timeout") is None:
         timeout = deployment.timeout(is_stream=is_stream)
-        params["timeout"] = timeout if timeout is not None else default_timeout
+        if timeout is None:
+            timeout = defaults.get("timeout", default_timeout)
+        params["timeout"] = timeout
     return params
 
 

@@ -2,16 +2,22 @@
 
 As LiteLLM does: a 429, 401 or 404 cools the deployment down at once (it is out of quota, misconfigured or gone);
 a 408, a 5xx or a broken connection counts as a failure, and more than `allowed_fails` in one minute cools it
-down; any other 4xx is the caller's fault and never counts. A group's only deployment never cools down (it
-would turn every retry into an error). A cooldown lasts `cooldown_time` seconds, or as long
-as the provider's `Retry-After` asks when that is longer (capped).
+down; any other 4xx is the caller's fault and never counts. LiteLLM's `allowed_fails_policy` sets the allowance
+per error type instead (`{"RateLimitErrorAllowedFails": 10}`: a 429 then counts like a 5xx, against 10); failures
+of every type in the minute are counted together, and the allowance is the one for the error at hand. A group's
+only deployment never cools down (it would turn every retry into an error). A cooldown lasts `cooldown_time`
+seconds (the deployment's own, else the router's), or as long as the provider's `Retry-After` asks when that is
+longer (capped).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from sluicegate.errors import APIConnectionError, APIError, RateLimitError
+from sluicegate.router.retries import check_policy, policy_value
 from sluicegate.transport.retry import retry_after_s
 
 DEFAULT_ALLOWED_FAILS = 3  # LiteLLM's `allowed_fails` default
@@ -30,10 +36,19 @@ def counts_as_failure(error: BaseException) -> bool:
     return status in _IMMEDIATE or status == 408 or status >= 500
 
 
-def should_cool_down(error: BaseException, failures_this_minute: int, allowed_fails: int) -> bool:
+def check_allowed_fails_policy(policy: Mapping[str, Any] | Any | None) -> dict[str, int]:
+    """LiteLLM's AllowedFailsPolicy (a dict, or an object with its attributes) as a dict of the fields set."""
+    return check_policy(policy, "AllowedFails", "allowed_fails_policy")
+
+
+def should_cool_down(error: BaseException, failures_this_minute: int, allowed_fails: int,
+                     policy: Mapping[str, int] | None = None) -> bool:
     """Whether this failure (the `failures_this_minute`-th) sets the deployment aside."""
     if not counts_as_failure(error):
         return False
+    allowed = policy_value(error, policy, "AllowedFails") if policy else None
+    if allowed is not None:
+        return failures_this_minute > allowed
     if isinstance(error, APIError) and error.status_code in _IMMEDIATE:
         return True
     return failures_this_minute > allowed_fails

@@ -18,7 +18,7 @@ from sluicegate.errors import BadRequestError
 
 # litellm_params the router reads itself; never sent to the provider.
 ROUTER_PARAMS = frozenset({
-    "rpm", "tpm", "weight", "order", "tags", "max_retries", "stream_timeout", "max_parallel_requests",
+    "rpm", "tpm", "weight", "order", "tags", "max_retries", "stream_timeout", "cooldown_time", "max_parallel_requests",
     "use_in_pass_through", "configurable_clientside_auth_params", "region_name", "model_info",
 })
 
@@ -74,6 +74,12 @@ class Deployment:
     @property
     def weight(self) -> float | None:
         value = self.litellm_params.get("weight")
+        return None if value is None else float(value)
+
+    @property
+    def cooldown_time(self) -> float | None:
+        """Seconds this deployment is set aside after failing (LiteLLM's per-deployment `cooldown_time`)."""
+        value = self.litellm_params.get("cooldown_time")
         return None if value is None else float(value)
 
     @property

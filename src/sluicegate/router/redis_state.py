@@ -70,6 +70,10 @@ class RedisState:
             _, scores = await pipe.zremrangebyscore(key, "-inf", now).zmscore(key, ids).execute()
         return {i: float(score) for i, score in zip(ids, scores, strict=True) if score is not None and score > now}
 
+    async def all_cooling_down(self, now: float) -> dict[str, float]:
+        found = await self._redis.zrangebyscore(self._prefix + _COOLDOWNS, f"({now!r}", "+inf", withscores=True)
+        return {(i.decode() if isinstance(i, bytes) else i): float(until) for i, until in found}
+
     async def reserve(self, deployment_id: str, minute: int, tokens: int, *, rpm: int | None = None,
                       tpm: int | None = None) -> bool:
         keys = [self._key(deployment_id, "rpm", minute), self._key(deployment_id, "tpm", minute)]
@@ -175,6 +179,9 @@ class ResilientState:
         ids = list(deployment_ids)
         return await self._run(lambda s: s.cooling_down(ids, now))
 
+    async def all_cooling_down(self, now: float) -> dict[str, float]:
+        return await self._run(lambda s: s.all_cooling_down(now))
+
     async def reserve(self, deployment_id: str, minute: int, tokens: int, *, rpm: int | None = None,
                       tpm: int | None = None) -> bool:
         return await self._run(lambda s: s.reserve(deployment_id, minute, tokens, rpm=rpm, tpm=tpm))
@@ -202,9 +209,31 @@ class ResilientState:
 
 
 def _redis_errors() -> type[Exception]:
-    from redis.exceptions import ConnectionError as RedisConnectionError  # the optional extra's
+    """Every redis-py failure: connection refused, a timeout (Redis hung), the pool exhausted, an error reply."""
+    from redis.exceptions import RedisError  # the optional extra's
 
-    return RedisConnectionError
+    return RedisError
+
+
+MAX_CONNECTIONS = 256  # per process; more requests at once wait for a free connection instead of failing
+
+
+def redis_client(*, host: str | None = None, port: int | None = None, password: str | None = None,
+                 url: str | None = None, db: int | None = None, timeout_s: float = 0.5) -> Any:
+    """A redis-py asyncio client on a blocking pool: short socket timeouts (a hung Redis costs `timeout_s` once per
+    outage), and a burst beyond the pool's size queues for a connection (for `timeout_s`) rather than failing."""
+    try:
+        from redis import asyncio as redis_asyncio
+    except ImportError as error:
+        raise ImportError("shared state needs redis-py: pip install 'sluicegate[redis]'") from error
+    options: dict[str, Any] = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s,
+                               "max_connections": MAX_CONNECTIONS, "timeout": timeout_s}
+    if url:
+        pool = redis_asyncio.BlockingConnectionPool.from_url(url, **options)
+    else:
+        pool = redis_asyncio.BlockingConnectionPool(host=host or "localhost", port=int(port or 6379),
+                                                    password=password, db=int(db or 0), **options)
+    return redis_asyncio.Redis(connection_pool=pool)
 
 
 def redis_state(*, host: str | None = None, port: int | None = None, password: str | None = None,
@@ -213,14 +242,5 @@ def redis_state(*, host: str | None = None, port: int | None = None, password: s
     """The router state for LiteLLM's `redis_host`/`redis_port`/`redis_password` or `redis_url` settings.
 
     Short socket timeouts: a Redis that hangs costs at most `timeout_s` once per outage, then memory serves."""
-    try:
-        from redis import asyncio as redis_asyncio
-    except ImportError as error:
-        raise ImportError("shared router state needs redis-py: pip install 'sluicegate[redis]'") from error
-    options: dict[str, Any] = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s}
-    if url:
-        client = redis_asyncio.Redis.from_url(url, **options)
-    else:
-        client = redis_asyncio.Redis(host=host or "localhost", port=int(port or 6379), password=password,
-                                     db=int(db or 0), **options)
+    client = redis_client(host=host, port=port, password=password, url=url, db=db, timeout_s=timeout_s)
     return ResilientState(RedisState(client, prefix))

@@ -6,6 +6,8 @@ never sends the request back to a deployment that answered one); any other error
 sets the count per error type, and may opt a 4xx in:
 
     retry_policy={"RateLimitErrorRetries": 3, "BadRequestErrorRetries": 1, "AuthenticationErrorRetries": 0}
+
+The table of LiteLLM's policy error types is here too; cooldowns.py reads `allowed_fails_policy` through it.
 """
 
 from __future__ import annotations
@@ -25,35 +27,47 @@ from sluicegate.errors import (
 )
 from sluicegate.transport.retry import is_retryable
 
-# Most specific first: a ContentPolicyViolationError is also a BadRequestError.
-_POLICY_FIELDS: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
-    ("ContentPolicyViolationErrorRetries", (ContentPolicyViolationError,)),
-    ("BadRequestErrorRetries", (BadRequestError,)),
-    ("AuthenticationErrorRetries", (AuthenticationError,)),
-    ("TimeoutErrorRetries", (Timeout,)),
-    ("RateLimitErrorRetries", (RateLimitError,)),
-    ("InternalServerErrorRetries", (InternalServerError, ServiceUnavailableError)),
+# LiteLLM's policy error types (RetryPolicy, AllowedFailsPolicy), most specific first: a
+# ContentPolicyViolationError is also a BadRequestError.
+ERROR_TYPES: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
+    ("ContentPolicyViolationError", (ContentPolicyViolationError,)),
+    ("BadRequestError", (BadRequestError,)),
+    ("AuthenticationError", (AuthenticationError,)),
+    ("TimeoutError", (Timeout,)),
+    ("RateLimitError", (RateLimitError,)),
+    ("InternalServerError", (InternalServerError, ServiceUnavailableError)),
 )
-POLICY_FIELDS = frozenset(name for name, _ in _POLICY_FIELDS)
+POLICY_FIELDS = frozenset(f"{name}Retries" for name, _ in ERROR_TYPES)
 
 
-def check_policy(policy: Mapping[str, Any] | Any | None) -> dict[str, int]:
-    """A retry policy as a dict; accepts a dict or an object with LiteLLM's RetryPolicy attributes."""
+def check_policy(policy: Mapping[str, Any] | Any | None, suffix: str = "Retries",
+                 name: str = "retry_policy") -> dict[str, int]:
+    """A policy as a dict of its set fields; accepts a dict or an object with LiteLLM's attributes (`RetryPolicy`,
+    or `AllowedFailsPolicy` with `suffix="AllowedFails"`)."""
     if policy is None:
         return {}
+    fields = frozenset(f"{error}{suffix}" for error, _ in ERROR_TYPES)
     if not isinstance(policy, Mapping):
-        policy = {name: getattr(policy, name, None) for name in POLICY_FIELDS}
-    unknown = set(policy) - POLICY_FIELDS
+        policy = {field: getattr(policy, field, None) for field in fields}
+    unknown = set(policy) - fields
     if unknown:
-        raise ValueError(f"unknown retry_policy field(s) {sorted(unknown)}; known: {sorted(POLICY_FIELDS)}")
+        raise ValueError(f"unknown {name} field(s) {sorted(unknown)}; known: {sorted(fields)}")
     return {k: int(v) for k, v in policy.items() if v is not None}
+
+
+def policy_value(error: BaseException, policy: Mapping[str, int], suffix: str) -> int | None:
+    """The policy's number for the error's type (the most specific type the policy sets), or None."""
+    for name, classes in ERROR_TYPES:
+        if isinstance(error, classes) and f"{name}{suffix}" in policy:
+            return policy[f"{name}{suffix}"]
+    return None
 
 
 def retries_for(error: BaseException, num_retries: int, policy: Mapping[str, int]) -> int:
     """Retries allowed for a request that failed with `error`."""
-    for name, classes in _POLICY_FIELDS:
-        if isinstance(error, classes) and name in policy:
-            return policy[name]
+    found = policy_value(error, policy, "Retries")
+    if found is not None:
+        return found
     return num_retries if is_retryable(error) or is_deployment_error(error) else 0
 
 

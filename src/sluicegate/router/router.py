@@ -18,17 +18,18 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sluicegate.errors import APIError, Timeout
+from sluicegate.errors import APIError, BadRequestError, Timeout
 from sluicegate.router.calls import RoutedStream, call_sdk, deployment_kwargs, total_tokens
 from sluicegate.router.cooldowns import (
     DEFAULT_ALLOWED_FAILS,
     DEFAULT_COOLDOWN_S,
     NoDeploymentAvailableError,
+    check_allowed_fails_policy,
     cooldown_s,
     counts_as_failure,
     should_cool_down,
 )
-from sluicegate.router.fallbacks import Fallbacks
+from sluicegate.router.fallbacks import REQUEST_KEYWORDS, Fallbacks, fallback_map
 from sluicegate.router.groups import Deployment, ModelGroups, deployment_from_entry
 from sluicegate.router.loop import LoopThread, SyncRoutedStream
 from sluicegate.router.redis_state import redis_state
@@ -46,12 +47,17 @@ CooldownHook = Callable[[Pick, BaseException, float], None]  # (pick, the error,
 
 # LiteLLM Router arguments accepted but not acted on yet (a warning names them); anything else is a TypeError.
 UNSUPPORTED_ARGS = frozenset({
-    "assistants_config", "search_tools", "cache_responses", "cache_kwargs", "caching_groups", "client_ttl",
-    "polling_interval", "default_priority", "default_max_parallel_requests", "allowed_fails_policy",
-    "optional_pre_call_checks", "provider_budget_config", "alerting_config", "router_general_settings",
+    "assistants_config", "search_tools", "client_ttl", "polling_interval", "default_priority",
+    "default_max_parallel_requests", "optional_pre_call_checks", "alerting_config", "router_general_settings",
     "deployment_affinity_ttl_seconds", "model_group_affinity_config", "ignore_invalid_deployments",
-    "router_budget_config", "enable_health_check_routing",
+    "enable_health_check_routing",
 })
+# LiteLLM Router arguments that would cache responses or enforce budgets: set to anything but their (empty)
+# default they raise, so nobody believes a cache or a budget is in force when it is not.
+NOT_YET_ARGS = {
+    "cache_responses": "response caching", "cache_kwargs": "response caching", "caching_groups": "response caching",
+    "provider_budget_config": "budgets", "router_budget_config": "budgets",
+}
 _IGNORED_ARGS = frozenset({"set_verbose", "debug_level"})
 
 
@@ -66,15 +72,17 @@ class Router:
         routing_strategy: str = "simple-shuffle",
         routing_strategy_args: Mapping[str, Any] | None = None,
         num_retries: int | None = None,
+        max_retries: int | None = None,
         retry_policy: Mapping[str, int] | Any | None = None,
         model_group_retry_policy: Mapping[str, Mapping[str, int] | Any] | None = None,
         retry_after: float = 0.0,
         allowed_fails: int | None = None,
+        allowed_fails_policy: Mapping[str, int] | Any | None = None,
         cooldown_time: float | None = None,
         disable_cooldowns: bool = False,
-        fallbacks: Sequence[Mapping[str, Any]] | None = None,
-        context_window_fallbacks: Sequence[Mapping[str, Any]] | None = None,
-        content_policy_fallbacks: Sequence[Mapping[str, Any]] | None = None,
+        fallbacks: Sequence[Mapping[str, Any] | str] | None = None,
+        context_window_fallbacks: Sequence[Mapping[str, Any] | str] | None = None,
+        content_policy_fallbacks: Sequence[Mapping[str, Any] | str] | None = None,
         default_fallbacks: Sequence[str] | None = None,
         max_fallbacks: int = 5,
         model_group_alias: Mapping[str, Any] | None = None,
@@ -100,11 +108,14 @@ class Router:
     ) -> None:
         _check_unsupported(unsupported)
         self.routing_strategy = check_strategy(routing_strategy)
+        if num_retries is None:  # LiteLLM's docs list router_settings.max_retries as this count too
+            num_retries = max_retries
         self.num_retries = 2 if num_retries is None else int(num_retries)
         self.retry_policy = check_policy(retry_policy)
         self.model_group_retry_policy = {g: check_policy(p) for g, p in (model_group_retry_policy or {}).items()}
         self.retry_after = float(retry_after)
         self.allowed_fails = DEFAULT_ALLOWED_FAILS if allowed_fails is None else int(allowed_fails)
+        self.allowed_fails_policy = check_allowed_fails_policy(allowed_fails_policy)
         self.cooldown_time = DEFAULT_COOLDOWN_S if cooldown_time is None else float(cooldown_time)
         self.disable_cooldowns = disable_cooldowns
         self.fallbacks = Fallbacks.from_args(fallbacks, context_window_fallbacks, content_policy_fallbacks,
@@ -172,8 +183,16 @@ class Router:
         return self.stream_timeout if is_stream and self.stream_timeout else self.timeout
 
     async def cooling_down(self) -> dict[str, float]:
-        """Deployment id → when it frees up (router clock), for every deployment cooling down now."""
-        return await self.state.cooling_down(self.get_model_ids(), self.clock())
+        """Deployment id → when it frees up (router clock), for every deployment cooling down now; a wildcard
+        group's models under their own ids (`{entry id}:{model}`), as they cool down one by one."""
+        now = self.clock()
+        ids = self.get_model_ids()
+        wildcards = tuple(f"{d.id}:" for g in self.groups.patterns for d in self.groups.groups[g])
+        if not wildcards:
+            return await self.state.cooling_down(ids, now)
+        known = set(ids)
+        return {i: until for i, until in (await self.state.all_cooling_down(now)).items()
+                if i in known or i.startswith(wildcards)}
 
     # The steps: pick, report
 
@@ -207,8 +226,9 @@ class Router:
         if pick.group_size == 1:  # cooling down a group's only deployment would only turn retries into errors
             return
         failures = await self.state.add_failure(deployment_id, int(now // 60))
-        if should_cool_down(error, failures, self.allowed_fails):
-            until = now + cooldown_s(error, self.cooldown_time)
+        if should_cool_down(error, failures, self.allowed_fails, self.allowed_fails_policy):
+            own = pick.deployment.cooldown_time
+            until = now + cooldown_s(error, self.cooldown_time if own is None else own)
             await self.state.cooldown(deployment_id, until)
             if self.on_cooldown is not None:
                 self.on_cooldown(pick, error, until)
@@ -229,19 +249,46 @@ class Router:
         The original error is raised when every fallback fails too (with notes naming what each fallback did).
         """
         group, _ = self.groups.resolve(model)
+        fallbacks = self._fallbacks_for(kwargs)
         try:
             return await self._with_retries(model, request, kwargs, call, fallbacks_tried=0)
         except APIError as error:
             original = error
-        plan = self.fallbacks.overridden(kwargs).for_error(group, original)
+        plan = fallbacks.for_error(group, original)
         if not plan and group != model:
-            plan = self.fallbacks.overridden(kwargs).for_error(model, original)
+            plan = fallbacks.for_error(model, original)
         for index, fallback in enumerate(plan[:self.max_fallbacks], start=1):
             try:
                 return await self._with_retries(fallback, request, kwargs, call, fallbacks_tried=index)
             except APIError as error:
                 original.add_note(f"fallback to model group {fallback!r} failed: {error}")
         raise original
+
+    def _fallbacks_for(self, kwargs: Mapping[str, Any]) -> Fallbacks:
+        """The router's fallbacks, or the request's own in their place; a request that names a group this router
+        does not serve (or sends them malformed) is a BadRequestError before any call is made."""
+        if not any(name in kwargs for name in REQUEST_KEYWORDS):
+            return self.fallbacks
+        for name in REQUEST_KEYWORDS:
+            if name not in kwargs:
+                continue
+            try:
+                named = fallback_map(kwargs[name], name)
+            except ValueError as error:
+                raise BadRequestError(str(error), param=name, code="invalid_fallbacks") from None
+            unknown = sorted({g for groups in named.values() for g in groups if not self._serves(g)})
+            if unknown:
+                raise BadRequestError(f"The request's {name} name model group(s) {', '.join(map(repr, unknown))}, "
+                                      "which are not served here (GET /v1/models lists the models).",
+                                      param=name, code="invalid_fallbacks")
+        return self.fallbacks.overridden(kwargs)
+
+    def _serves(self, model: str) -> bool:
+        try:
+            self.groups.resolve(model)
+        except BadRequestError:
+            return False
+        return True
 
     async def _with_retries(self, model: str, request: Request, kwargs: dict[str, Any], call: Call,
                             fallbacks_tried: int) -> Any:
@@ -298,11 +345,10 @@ class Router:
     # The SDK methods
 
     async def _routed(self, kind: str, model: str, kwargs: dict[str, Any], request: Request) -> Any:
-        kwargs = {**self.default_litellm_params, **kwargs}
         timeout = self.timeout_for(is_stream=bool(kwargs.get("stream")))
 
         async def call(pick: Pick, request_kwargs: dict[str, Any]) -> Any:
-            sent = deployment_kwargs(pick, request_kwargs, timeout)
+            sent = deployment_kwargs(pick, request_kwargs, timeout, self.default_litellm_params)
             return await call_sdk(kind, pick, sent, clock=self.clock, report=self._stream_ended)
 
         return await self.execute(model, request, kwargs, call)
@@ -361,9 +407,14 @@ def _spent(attempts: Mapping[str, int], tried: Mapping[str, Deployment]) -> froz
 
 
 def _check_unsupported(arguments: Mapping[str, Any]) -> None:
-    unknown = set(arguments) - UNSUPPORTED_ARGS - _IGNORED_ARGS
+    unknown = set(arguments) - UNSUPPORTED_ARGS - NOT_YET_ARGS.keys() - _IGNORED_ARGS
     if unknown:
         raise TypeError(f"Router() got unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+    refused = sorted(name for name in NOT_YET_ARGS.keys() & arguments if arguments[name])
+    if refused:
+        what = " or ".join(sorted({NOT_YET_ARGS[name] for name in refused}))
+        raise NotImplementedError(f"Router({', '.join(f'{name}=…' for name in refused)}): sluicegate's router does "
+                                  f"not support {what} yet; remove the argument (see docs/router.md)")
     named = sorted(set(arguments) & UNSUPPORTED_ARGS)
     if named:
         log.warning("Router: %s not supported yet; ignored (see docs/router.md)", ", ".join(named))

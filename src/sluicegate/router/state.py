@@ -47,6 +47,12 @@ class RouterState(Protocol):
         ZREMRANGEBYSCORE cooldowns -inf now)."""
         ...
 
+    async def all_cooling_down(self, now: float) -> dict[str, float]:
+        """Every deployment cooling down at `now`, known ids or not (a wildcard group's models get ids per request).
+
+        Redis: ZRANGEBYSCORE cooldowns (now +inf WITHSCORES."""
+        ...
+
     async def reserve(self, deployment_id: str, minute: int, tokens: int, *, rpm: int | None = None,
                       tpm: int | None = None) -> bool:
         """Count one request and `tokens` in `minute`, unless that would pass `rpm` or `tpm`: then count nothing.
@@ -118,6 +124,10 @@ class MemoryState:
             for expired in [i for i, until in self._cooldowns.items() if until <= now]:
                 del self._cooldowns[expired]
             return {i: self._cooldowns[i] for i in deployment_ids if i in self._cooldowns}
+
+    async def all_cooling_down(self, now: float) -> dict[str, float]:
+        with self._lock:
+            return {i: until for i, until in self._cooldowns.items() if until > now}
 
     async def reserve(self, deployment_id: str, minute: int, tokens: int, *, rpm: int | None = None,
                       tpm: int | None = None) -> bool:
