@@ -95,14 +95,14 @@ def _service_or_skip(name: str, host: str, port: int) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def postgres_url() -> str:
     """A PostgreSQL URL for tests marked `postgres` (trust auth, database `test`)."""
     _service_or_skip("PostgreSQL", "127.0.0.1", 5432)
     return os.environ.get("SLUICEGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def redis_url() -> str:
     """A Redis URL for tests marked `redis`."""
     _service_or_skip("Redis", "127.0.0.1", 6379)

@@ -92,7 +92,13 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
 def _per_process_limits(config: GatewayConfig) -> str | None:
     from sluicegate.gateway.routing import per_process_limits
 
-    return per_process_limits(config)
+    found = per_process_limits(config)
+    shared = config.router_settings.get("redis_host") or config.router_settings.get("redis_url") or \
+        os.environ.get("REDIS_URL") or os.environ.get("REDIS_HOST")
+    if found is None and config.master_key is not None and not shared:
+        # Virtual keys may carry budgets, rpm/tpm and parallel limits (gateway/admission.py).
+        return "virtual keys (their budgets, rpm/tpm and max_parallel_requests limits are counted per request)"
+    return found
 
 
 def _group_names(config: GatewayConfig) -> list[str]:

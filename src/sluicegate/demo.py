@@ -10,10 +10,12 @@ import json
 import re
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, TextIO
 
 import httpx
@@ -77,19 +79,25 @@ def _listening_socket(port: int | None) -> socket.socket:
 
 @contextmanager
 def _running_gateway(sock: socket.socket) -> Iterator[str]:
-    """The gateway in a background thread; stopped on the way out, whatever happened."""
-    config = uvicorn.Config(create_app(load_config(None)), log_level="warning", access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="sluicegate-demo", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    try:
-        _wait_ready(url, thread)
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    """The gateway in a background thread, its database and spend journal in a temporary directory (the demo
+    leaves nothing behind); stopped on the way out, whatever happened."""
+    with tempfile.TemporaryDirectory(prefix="sluicegate-demo-") as scratch:
+        defaults = load_config(None)
+        gateway = replace(defaults, database_url=f"sqlite:///{scratch}/demo.db",
+                          general_settings={**defaults.general_settings, "spend_journal_dir": f"{scratch}/spend"})
+        config = uvicorn.Config(create_app(gateway), log_level="warning", access_log=False, lifespan="on")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="sluicegate-demo",
+                                  daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        try:
+            _wait_ready(url, thread)
+            yield url
+        finally:
+            server.should_exit = True
+            thread.join(10)
+            sock.close()
 
 
 def _wait_ready(url: str, thread: threading.Thread) -> None:

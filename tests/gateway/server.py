@@ -30,13 +30,15 @@ class GatewayProcess:
             config = tmp / f"config-{self.port}.yaml"
             config.write_text(config_text)
             command += ["--config", str(config)]
-        clean = {k: v for k, v in os.environ.items()
-                 if not k.endswith(("_API_KEY", "_API_BASE")) and k not in ("LITELLM_MASTER_KEY", "SLUICEGATE_CONFIG")}
+        clean = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_API_BASE"))
+                 and k not in ("LITELLM_MASTER_KEY", "SLUICEGATE_CONFIG", "DATABASE_URL", "REDIS_URL", "REDIS_HOST")}
         self._log = self.log_path.open("wb")
+        self.workdir = tmp / f"gw-{self.port}"  # its embedded SQLite file and spend journal land here
+        self.workdir.mkdir(exist_ok=True)
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
-                                        env={**clean, **(env or {})}, start_new_session=True)
+                                        env={**clean, **(env or {})}, start_new_session=True, cwd=self.workdir)
 
-    def wait_ready(self, timeout_s: float = 20.0) -> GatewayProcess:
+    def wait_ready(self, timeout_s: float = 60.0) -> GatewayProcess:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

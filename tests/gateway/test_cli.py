@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import httpx
 import openai
 
 from sluicegate.cli import main
-from tests.gateway.conftest import PROVIDER_KEY, simulator_config
+from tests.gateway.conftest import MASTER_KEY, PROVIDER_KEY, simulator_config
 from tests.gateway.server import GatewayProcess, free_port
 
 MESSAGES = [{"role": "user", "content": "hi there"}]
@@ -127,3 +128,14 @@ def test_db_upgrade_and_check_through_the_cli(tmp_path):
     assert main(["db", "check", "--database-url", url]) == 1  # an empty database is behind
     assert main(["db", "upgrade", "--database-url", url]) == 0
     assert main(["db", "check", "--database-url", url]) == 0
+
+
+def test_workers_with_a_master_key_and_no_redis_refuse_to_start(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(f"model_list: []\ngeneral_settings:\n  master_key: {MASTER_KEY}\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "REDIS_HOST")}
+    result = subprocess.run([sys.executable, "-m", "sluicegate", "serve", "--config", str(config), "--workers", "2",
+                             "--port", "1"], capture_output=True, text=True, timeout=30, env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--workers 2 with virtual keys" in result.stderr
+    assert "router_settings.redis_host (or redis_url)" in result.stderr

@@ -361,8 +361,7 @@ def test_defaults_for_request_size_and_database_url(tmp_path: Path) -> None:
     config = load_config(path, environ={"DATABASE_URL": "postgresql://db/x"})
     assert (config.deployments, config.max_request_size_mb, config.database_url) == ((), 32.0, "postgresql://db/x")
     in_file = write(tmp_path, "general_settings:\n  database_url: postgresql://db/y\n", "db.yaml")
-    assert load_error(in_file, environ={}).startswith(
-        f"{in_file}:2: general_settings.database_url is a LiteLLM setting that sluicegate does not implement yet")
+    assert load_config(in_file, environ={"DATABASE_URL": "postgresql://db/x"}).database_url == "postgresql://db/y"
 
 
 def test_embedded_defaults_without_keys_offer_only_mock() -> None:
@@ -465,12 +464,12 @@ def test_ignored_keys_do_not_look_up_their_variables(tmp_path: Path) -> None:
     path = write(tmp_path, """
         general_settings:
           master_key: sk-1
-          database_url: os.environ/DATABASE_URL
+          custom_auth: os.environ/CUSTOM_AUTH
         litellm_settings:
           cache_params: {password: os.environ/REDIS_PASSWORD}
         """)
     assert load_error(path, environ={}).startswith(
-        f"{path}:3: general_settings.database_url is a LiteLLM setting that sluicegate does not implement yet")
+        f"{path}:3: general_settings.custom_auth is a LiteLLM setting that sluicegate does not implement yet")
     config = load_config(path, environ={}, allow_unsupported=True)
     assert (config.general_settings, config.database_url, len(config.warnings)) == ({"master_key": "sk-1"}, None, 2)
 

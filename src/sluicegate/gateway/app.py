@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
 from sluicegate import __version__
+from sluicegate.gateway.admission import Ledger, MemoryLedger
 from sluicegate.gateway.config import GatewayConfig, config_path_from_env, load_config
+from sluicegate.gateway.db.runtime import GatewayDatabase
 from sluicegate.gateway.deployments import ModelGroups
+from sluicegate.gateway.enforcement import Enforcement
 from sluicegate.gateway.hot_path import HotPathApp
+from sluicegate.gateway.management_app import LazyManagementApp
 from sluicegate.gateway.pipeline import GatewayState
+from sluicegate.gateway.redis_ledger import RedisLedger, ResilientLedger
 from sluicegate.gateway.router_view import cooldown_recorder
 from sluicegate.gateway.routes import anthropic, health, llm, metrics, models, router
 from sluicegate.gateway.routing import build_router
+from sluicegate.gateway.spend.recorder import DEFAULT_JOURNAL_DIR, SpendRecorder
 from sluicegate.observability.metrics import GatewayMetrics
+from sluicegate.router.redis_state import redis_client
 from sluicegate.settings import Settings
 from sluicegate.transport import pool
 
@@ -34,30 +42,91 @@ def gateway_settings(config: GatewayConfig) -> Settings:
     return settings
 
 
-def create_app(config: GatewayConfig) -> HotPathApp:
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await pool.aclose()  # after the last request has drained
-        app.state.metrics.close()
+def gateway_database(config: GatewayConfig) -> GatewayDatabase:
+    """The database from general_settings (or DATABASE_URL; the embedded SQLite file when neither is set)."""
+    general = config.general_settings
+    return GatewayDatabase(config.database_url, migrate=not general.get("disable_prisma_schema_update", False),
+                           principal_ttl_s=float(general.get("user_api_key_cache_ttl", 60.0)))
 
-    app = Starlette(routes=[*llm.routes(), *anthropic.routes(), *models.routes(), *health.routes(), *metrics.routes(),
-                            *router.routes()], lifespan=lifespan)
+
+def admission_ledger(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> Ledger:
+    """Budgets and limits in the Redis the router shares (router_settings.redis_host/redis_url, else REDIS_URL
+    or REDIS_HOST/REDIS_PORT/REDIS_PASSWORD), so every instance counts the same; in memory without one."""
+    environ = os.environ if environ is None else environ
+    router = config.router_settings
+    url = router.get("redis_url") or (None if router.get("redis_host") else environ.get("REDIS_URL"))
+    host = router.get("redis_host") or environ.get("REDIS_HOST")
+    if not url and not host:
+        return MemoryLedger()
+    port = router.get("redis_port") or environ.get("REDIS_PORT")
+    client = redis_client(url=url, host=None if url else host, port=int(port) if port else None,
+                          password=router.get("redis_password") or environ.get("REDIS_PASSWORD"),
+                          db=router.get("redis_db"))
+    namespace = router.get("redis_namespace")
+    return ResilientLedger(RedisLedger(client, f"{namespace}:ledger:" if namespace else "sluicegate:ledger:"))
+
+
+def create_app(config: GatewayConfig) -> HotPathApp:
     groups = ModelGroups(config.deployments)
     gateway_metrics = GatewayMetrics()
-    app.state.gateway = GatewayState(
+    db = gateway_database(config)
+    general = config.general_settings
+    spend = SpendRecorder(general.get("spend_journal_dir") or DEFAULT_JOURNAL_DIR, db,
+                          flush_interval_s=float(general.get("proxy_batch_write_at", 1.0)))
+    state = GatewayState(
         groups=groups,
         router=build_router(config, on_cooldown=cooldown_recorder(groups, gateway_metrics)),
         settings=gateway_settings(config),
         master_key=config.master_key,
         max_request_bytes=int(config.max_request_size_mb * 1_048_576),
         metrics=gateway_metrics,
+        enforcement=Enforcement(admission_ledger(config), config.deployments, end_users=db),
+        db=db,
+        spend=spend,
     )
-    app.state.metrics = app.state.gateway.metrics  # GET /metrics reads it here
-    app.state.deployments = config.deployments
+
+    management = LazyManagementApp(state)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await db.start()  # a schema behind the code stops start-up here, with the reason
+        await spend.start()  # replays what a previous process left unstored
+        management.start()
+        resets = asyncio.create_task(_reset_budgets(db), name="sluicegate-budget-resets")
+        model_sync = asyncio.create_task(_sync_models(db, state, float(general.get("model_poll_interval_s", 10.0))),
+                                         name="sluicegate-model-sync")
+        try:
+            yield
+        finally:
+            resets.cancel()
+            model_sync.cancel()
+            await pool.aclose()  # after the last request has drained
+            await spend.aclose()  # every queued spend record stored (or left in the journal)
+            await db.aclose()
+            app.state.metrics.close()
+
+    app = Starlette(routes=[*llm.routes(), *anthropic.routes(), *models.routes(), *health.routes(),
+                            *metrics.routes(), *router.routes()], lifespan=lifespan)
+    app.router.default = management  # every other path: the management API (management_app.py)
+    app.state.gateway = state
+    app.state.metrics = state.metrics  # GET /metrics reads it here
     app.state.started_at = int(time.time())
     app.state.version = __version__
-    return HotPathApp(app, app.state.gateway)
+    return HotPathApp(app, state)
+
+
+async def _reset_budgets(db: GatewayDatabase) -> None:
+    from sluicegate.gateway.budget_resets import run_budget_resets  # SQLAlchemy: after start-up, not before
+
+    opened = await db.opened()
+    await run_budget_resets(opened.sessions, opened.principals.invalidate)
+
+
+async def _sync_models(db: GatewayDatabase, state: GatewayState, interval_s: float) -> None:
+    from sluicegate.gateway.model_store import run_model_sync  # SQLAlchemy: after start-up, not before
+
+    opened = await db.opened()
+    await run_model_sync(state, opened.sessions, interval_s)
 
 
 def app_from_env() -> HotPathApp:

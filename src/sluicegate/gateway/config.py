@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
 from sluicegate.errors import BadRequestError, ConfigError
@@ -47,7 +47,7 @@ class GatewayConfig:
     deployments: tuple[Deployment, ...]
     master_key: str | None  # general_settings.master_key, else $LITELLM_MASTER_KEY
     max_request_size_mb: float  # general_settings.max_request_size_mb, default 32
-    database_url: str | None  # general_settings.database_url or $DATABASE_URL; stored for a later feature
+    database_url: str | None  # general_settings.database_url or $DATABASE_URL; None: the embedded SQLite file
     litellm_settings: dict[str, Any]  # only the keys sluicegate honours (see config_keys.py)
     router_settings: dict[str, Any]
     general_settings: dict[str, Any]
@@ -83,6 +83,26 @@ def load_config(path: str | os.PathLike[str] | None, *, environ: Mapping[str, st
     warnings: list[str] = []
     apply_includes(doc, file, warnings)
     return _Builder(doc, env, allow_unsupported, warnings).build(file)
+
+
+def check_deployment(entry: Mapping[str, Any], *, source: str, environ: Mapping[str, str] | None = None,
+                     warnings: list[str] | None = None) -> Deployment:
+    """One model_list entry checked by the rules config.yaml's entries follow (a `/model/new` body, say).
+
+    Its `os.environ/NAME` values are resolved from `environ` (default `os.environ`); its id is `model_info.id`,
+    else the same stable hash a config entry gets. Unknown keys are dropped with a message in `warnings`.
+    Raises ConfigError whose reason names the key path ("litellm_params.rpm: must be …"), with no file or line.
+    """
+    env = os.environ if environ is None else environ
+    found = [] if warnings is None else warnings
+    raw = dict(entry)
+    builder = _Builder(Doc({"model_list": [raw]}), env, allow_unsupported=False, warnings=found)
+    try:
+        deployment = builder._deployment(0, raw, {})
+    except ConfigError as exc:
+        raise ConfigError(exc.reason.removeprefix("model_list[0].")) from None
+    found[:] = [message.split(": ", 1)[-1].replace("model_list[0].", "") for message in found]  # no file:line
+    return replace(deployment, source=source)
 
 
 def config_path_from_env(environ: Mapping[str, str] | None = None) -> str | None:
@@ -248,6 +268,19 @@ def _retry_policy(value: Any) -> dict[str, int]:
         raise _Invalid(str(exc)) from None
 
 
+def _counts_by_name(value: Any) -> dict[str, int]:
+    """{"RateLimitErrorAllowedFails": 10, …}: names to whole numbers ≥ 0."""
+    if not isinstance(value, dict):
+        raise _Invalid(f"must be a mapping of error type to a count (got {_kind(value)})")
+    return {str(name): _count(count) for name, count in value.items()}
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Invalid(f"must be a mapping (got {_kind(value)})")
+    return dict(value)
+
+
 def _group_retry_policy(value: Any) -> dict[str, dict[str, int]]:
     if not isinstance(value, dict):
         raise _Invalid(f"must be a mapping of model group to retry policy (got {_kind(value)})")
@@ -292,6 +325,7 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("litellm_params", "timeout"): _seconds,
     ("litellm_params", "stream_timeout"): _seconds,
     ("litellm_params", "max_retries"): _count,
+    ("litellm_params", "cooldown_time"): _non_negative("seconds"),
     ("litellm_params", "rpm"): _count,
     ("litellm_params", "tpm"): _count,
     ("litellm_params", "weight"): _non_negative("relative weight"),
@@ -318,7 +352,11 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("litellm_settings", "default_fallbacks"): _names,
     ("router_settings", "routing_strategy"): _strategy,
     ("router_settings", "routing_strategy_args"): _strategy_args,
-    **{("router_settings", key): _count for key in ("num_retries", "allowed_fails", "max_fallbacks", "redis_db")},
+    **{("router_settings", key): _count for key in ("num_retries", "max_retries", "allowed_fails", "max_fallbacks",
+                                                    "redis_db")},
+    ("router_settings", "allowed_fails_policy"): _counts_by_name,
+    ("router_settings", "default_litellm_params"): _mapping,
+    ("router_settings", "redis_namespace"): _text,
     ("router_settings", "retry_after"): _non_negative("seconds"),
     ("router_settings", "cooldown_time"): _non_negative("seconds"),
     ("router_settings", "timeout"): _seconds,
@@ -339,6 +377,11 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("general_settings", "master_key"): _text,
     ("general_settings", "max_request_size_mb"): _megabytes,
     ("general_settings", "database_url"): _text,
+    ("general_settings", "disable_prisma_schema_update"): _flag,
+    ("general_settings", "user_api_key_cache_ttl"): _seconds,
+    ("general_settings", "spend_journal_dir"): _text,
+    ("general_settings", "proxy_batch_write_at"): _seconds,
+    ("general_settings", "model_poll_interval_s"): _seconds,
 }
 
 

@@ -129,19 +129,20 @@ ROUTER_SETTINGS: Mapping[str, Support] = MappingProxyType({
     "redis_password": S,
     "redis_url": S,
     "redis_db": S,
+    "redis_namespace": S,  # a prefix for the keys in Redis, so several gateways' states can share one Redis
     "cache_responses": U,
     "cache_kwargs": U,
     "caching_groups": U,
     "client_ttl": U,
     "num_retries": S,
-    "max_retries": U,
+    "max_retries": S,  # LiteLLM's settings table lists it beside num_retries: the same, when num_retries is unset
     "timeout": S,
     "stream_timeout": S,
     "retry_after": S,
     "retry_policy": S,
     "model_group_retry_policy": S,
     "allowed_fails": S,
-    "allowed_fails_policy": U,
+    "allowed_fails_policy": S,
     "cooldown_time": S,
     "disable_cooldowns": S,
     "fallbacks": S,
@@ -155,7 +156,7 @@ ROUTER_SETTINGS: Mapping[str, Support] = MappingProxyType({
     "enable_tag_filtering": S,
     "tag_filtering_match_any": S,
     "model_group_alias": S,
-    "default_litellm_params": U,
+    "default_litellm_params": S,
     "default_max_parallel_requests": U,
     "default_priority": U,
     "polling_interval": U,
@@ -174,15 +175,15 @@ ROUTER_SETTINGS: Mapping[str, Support] = MappingProxyType({
 GENERAL_SETTINGS: Mapping[str, Support] = MappingProxyType({
     "master_key": S,
     "max_request_size_mb": S,
-    # GatewayConfig stores database_url for the spend/keys feature, but nothing reads it yet: U, so nobody
-    # believes keys or spend are kept in a database.
-    "database_url": U,
+    "spend_journal_dir": S,  # sluicegate's own: where spend records wait for the database (docs/gateway/spend.md)
+    "model_poll_interval_s": S,  # sluicegate's own: how often each instance looks for /model/new changes
+    "database_url": S,
     "database_connection_pool_limit": U,
     "database_connection_timeout": U,
     "database_type": U,
     "database_args": U,
     "allow_requests_on_db_unavailable": U,
-    "disable_prisma_schema_update": U,
+    "disable_prisma_schema_update": S,  # true: check the schema at start-up, never migrate it
     "store_model_in_db": U,
     "supported_db_objects": U,
     "max_response_size_mb": U,
@@ -203,7 +204,7 @@ GENERAL_SETTINGS: Mapping[str, Support] = MappingProxyType({
     "allow_user_auth": U,
     "allow_client_side_credentials": U,
     "litellm_key_header_name": U,
-    "user_api_key_cache_ttl": U,
+    "user_api_key_cache_ttl": S,
     "custom_key_generate": U,
     "key_management_system": U,
     "key_management_settings": U,
@@ -247,7 +248,7 @@ GENERAL_SETTINGS: Mapping[str, Support] = MappingProxyType({
     "maximum_spend_logs_retention_interval": U,
     "proxy_budget_rescheduler_min_time": U,
     "proxy_budget_rescheduler_max_time": U,
-    "proxy_batch_write_at": U,
+    "proxy_batch_write_at": S,  # seconds between batch writes of spend records to the database
     "proxy_batch_polling_interval": U,
     "spend_report_frequency": U,
     # Health checks and alerting.
@@ -300,7 +301,7 @@ LITELLM_PARAMS: Mapping[str, Support] = MappingProxyType({
     "tags": S,
     "stream_timeout": S,
     "max_parallel_requests": U,
-    "cooldown_time": U,
+    "cooldown_time": S,
     "max_budget": U,
     "budget_duration": U,
     "num_retries": U,
@@ -361,7 +362,7 @@ MODEL_INFO: Mapping[str, Support] = MappingProxyType({
     "metadata": S,  # free-form notes for people; nothing reads it
     "description": S,
     # These change who may call a deployment or how it is charged and checked.
-    "access_groups": U,
+    "access_groups": S,  # names a virtual key's `models` may list to open every model in the group
     "team_id": U,
     "team_public_model_name": U,
     "tier": U,

@@ -51,13 +51,26 @@ class ModelGroups:
         self._exact: dict[str, list[tuple[Deployment, dict[str, Any]]]] = {}
         self._wildcards: list[tuple[str, Deployment, dict[str, Any]]] = []
         self._by_id: dict[str, tuple[Deployment, dict[str, Any]]] = {}
+        self.replace(deployments)
+
+    def replace(self, deployments: tuple[Deployment, ...]) -> None:
+        """Serve `deployments` from now on (config.yaml's and the database's, model_store.py); requests already
+        routed keep the tables they started with. Ids must be unique."""
+        exact: dict[str, list[tuple[Deployment, dict[str, Any]]]] = {}
+        wildcards: list[tuple[str, Deployment, dict[str, Any]]] = []
+        by_id: dict[str, tuple[Deployment, dict[str, Any]]] = {}
         for deployment in deployments:
             entry = (deployment, _options(deployment))
-            self._by_id[deployment.id] = entry
+            by_id[deployment.id] = entry
             if deployment.model_name.endswith("*"):
-                self._wildcards.append((deployment.model_name[:-1], *entry))
+                wildcards.append((deployment.model_name[:-1], *entry))
             else:
-                self._exact.setdefault(deployment.model_name, []).append(entry)
+                exact.setdefault(deployment.model_name, []).append(entry)
+        self._exact, self._wildcards, self._by_id = exact, wildcards, by_id
+
+    def deployments(self) -> tuple[Deployment, ...]:
+        """Every deployment served, in the order given."""
+        return tuple(deployment for deployment, _ in self._by_id.values())
 
     def targets(self, requested: str) -> list[Target]:
         """The deployments for a requested model, exact names first; empty when none serves it."""

@@ -12,9 +12,12 @@ request (closing the stream generator closes the upstream connection).
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 import anyio
@@ -22,9 +25,13 @@ from starlette.responses import StreamingResponse
 
 from sluicegate.engine import open_stream_batches_async, send_async
 from sluicegate.errors import APIError, BadRequestError, PermissionDeniedError
-from sluicegate.gateway.auth import Principal
+from sluicegate.gateway.auth import ANONYMOUS, Principal, authenticate
+from sluicegate.gateway.db.runtime import GatewayDatabase
 from sluicegate.gateway.deployments import ModelGroups, Target
+from sluicegate.gateway.enforcement import Admitted, Enforcement, check_usable
 from sluicegate.gateway.error_responses import JsonAnswer
+from sluicegate.gateway.spend.record import SpendRecord
+from sluicegate.gateway.spend.recorder import SpendRecorder
 from sluicegate.mock import mock_chunks, mock_data
 from sluicegate.observability.metrics import GatewayMetrics
 from sluicegate.prepare import Prepared, prepare
@@ -36,6 +43,8 @@ from sluicegate.router import Pick, Request, Router
 from sluicegate.router.selection import request_tags
 from sluicegate.settings import Settings
 from sluicegate.transport.retry import RATE_LIMIT_HEADERS
+
+log = logging.getLogger("sluicegate.gateway")
 
 # Fields that choose where a call goes, with whose credentials, at what price, and how hard it hits the upstream.
 # Only an admin may set them in a request body: from anyone else, a client-chosen upstream would receive the
@@ -59,7 +68,17 @@ class GatewayState:
     master_key: str | None
     max_request_bytes: int
     metrics: GatewayMetrics
+    enforcement: Enforcement  # virtual keys' model access, budgets and rate limits (enforcement.py)
+    db: GatewayDatabase | None = None  # keys, users, teams, spend (None: master key only, nothing stored)
+    spend: SpendRecorder | None = None  # every served request's spend record (journal, then the database)
     resolutions: Resolutions = field(default_factory=lambda: Resolutions())
+
+    async def caller(self, headers: dict[str, str]) -> Principal:
+        """Who sent a request: the master key's holder, a virtual key's principal, or anonymous (no master key)."""
+        principal = await authenticate(headers, self.master_key, self.db)
+        if principal.access is not None:  # a blocked or expired key is refused on every route
+            check_usable(principal.access, datetime.now(UTC))
+        return principal
 
 
 class Resolutions:
@@ -82,6 +101,10 @@ class Resolutions:
                 self._by_target[key] = found
         return found
 
+    def clear(self) -> None:
+        """Forget every resolution (a deployment changed: its model or credentials must not be reused)."""
+        self._by_target = {}
+
     def __len__(self) -> int:
         return len(self._by_target)
 
@@ -92,21 +115,38 @@ class Outcome:
 
     route: str  # the route template, never the client's path (Azure paths carry a client-chosen name)
     started: float
+    request_id: str = ""
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    principal: Principal = ANONYMOUS
+    admitted: Admitted | None = None  # set once the request passed the key's checks (its ledger ticket)
+    end_user: str | None = None  # the request's `user` field
+    tags: tuple[str, ...] = ()
     model_group: str | None = None  # only once resolved to a configured group (bounded label values)
     deployment_id: str | None = None
+    provider: str | None = None
+    provider_model: str | None = None
     status: int = 200
     upstream_s: float | None = None
     ttft_s: float | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cost: Decimal | None = None
     cost_usd: float | None = None
     error: str | None = None
+    is_ended: bool = False
 
     def record_usage(self, prepared: Prepared, reported_model: str | None, usage: dict[str, Any]) -> float | None:
         """Tokens and cost of the call; returns the cost in USD (None when the model has no known price)."""
         cost = call_cost(prepared, reported_model, usage)
         self.input_tokens = int(usage.get("prompt_tokens") or 0)
         self.output_tokens = int(usage.get("completion_tokens") or 0)
+        details = usage.get("prompt_tokens_details")
+        self.cached_tokens = int((details or {}).get("cached_tokens") or usage.get("cache_read_input_tokens") or 0) \
+            if isinstance(details, Mapping) or "cache_read_input_tokens" in usage else 0
+        self.cache_creation_tokens = int(usage.get("cache_creation_input_tokens") or 0)
+        self.cost = cost
         self.cost_usd = float(cost) if cost is not None else None
         return self.cost_usd
 
@@ -141,7 +181,7 @@ ErrorRenderer = Callable[[BaseException, str], JsonAnswer]  # (error, request id
 async def serve(state: GatewayState, route: str, request_id: str, render_error: ErrorRenderer,
                 work: Callable[[Outcome], Awaitable[Answer]]) -> Answer:
     """Run one request's `work` with the metrics bookkeeping; any failure becomes the family's error body."""
-    outcome = Outcome(route, time.perf_counter())
+    outcome = Outcome(route, time.perf_counter(), request_id=request_id)
     state.metrics.request_started()
     try:
         response = await work(outcome)
@@ -149,8 +189,49 @@ async def serve(state: GatewayState, route: str, request_id: str, render_error: 
         response = render_error(error, request_id)
         outcome.status, outcome.error = response.status_code, type(error).__name__
     if not isinstance(response, StreamingResponse):  # a stream records itself when it ends
+        await end_request(state, outcome)  # before the answer is sent: its spend is journaled first
         outcome.finish(state.metrics)
     return response
+
+
+async def admit(state: GatewayState, outcome: Outcome, principal: Principal, requested: str,
+                body: Mapping[str, Any], body_bytes: int) -> str:
+    """The key's checks and admission (enforcement.py); returns the model group the request goes to."""
+    outcome.principal = principal
+    user = body.get("user")
+    outcome.end_user = user if isinstance(user, str) and user else None
+    admitted = await state.enforcement.admit(principal, requested, body, body_bytes)
+    outcome.admitted = admitted
+    return admitted.model_group
+
+
+async def end_request(state: GatewayState, outcome: Outcome) -> None:
+    """Once per request, whatever ended it: settle the ledger, give back the slot, journal the spend record."""
+    if outcome.is_ended:
+        return
+    outcome.is_ended = True
+    if state.spend is not None and outcome.model_group is not None and outcome.admitted is not None:
+        state.spend.record(spend_record(outcome))  # first: whatever happens next, the spend is journaled
+    if outcome.admitted is not None:
+        try:
+            await state.enforcement.finish(outcome.admitted, outcome.cost,
+                                           outcome.input_tokens + outcome.output_tokens)
+        except Exception:  # the answer is already the client's: log, never turn it into an error
+            log.exception("settling request %s in the budget ledger failed", outcome.request_id)
+
+
+def spend_record(outcome: Outcome) -> SpendRecord:
+    principal = outcome.principal
+    failed = outcome.status >= 400 or outcome.error is not None
+    return SpendRecord(
+        request_id=outcome.request_id, model=outcome.provider_model or outcome.model_group or "",
+        spend_usd=outcome.cost or Decimal(0), start_time=outcome.started_at, end_time=datetime.now(UTC),
+        api_key_hash=principal.key_hash, user_id=principal.user_id, team_id=principal.team_id,
+        org_id=principal.org_id, end_user=outcome.end_user, model_group=outcome.model_group,
+        deployment_id=outcome.deployment_id, provider=outcome.provider, prompt_tokens=outcome.input_tokens,
+        completion_tokens=outcome.output_tokens, cached_tokens=outcome.cached_tokens,
+        cache_creation_tokens=outcome.cache_creation_tokens, status="failure" if failed else "success",
+        tags=outcome.tags)
 
 
 def serves(state: GatewayState, model: str) -> bool:
@@ -173,8 +254,11 @@ def refuse_admin_fields(body: dict[str, Any], principal: Principal) -> None:
 
 
 CallArgs = Callable[[Target], tuple[dict[str, Any], Any]]  # target -> (prepare keywords, chat messages or None)
-# Request fields that steer the router, never sent upstream: a request's own retry count (admins only) and tags.
-ROUTING_FIELDS = frozenset({"num_retries", "max_retries", "tags"})
+# Request fields that steer the router, never sent upstream: a request's own retry count (admins only), tags, and
+# its own fallbacks (LiteLLM's `"fallbacks": ["other-group"]` or `[{group: [groups]}]`; the router refuses a group
+# the gateway does not serve).
+ROUTING_FIELDS = frozenset({"num_retries", "max_retries", "tags", "fallbacks", "context_window_fallbacks",
+                            "content_policy_fallbacks"})
 
 
 def split_routing(params: dict[str, Any]) -> dict[str, Any]:
@@ -186,6 +270,14 @@ def split_routing(params: dict[str, Any]) -> dict[str, Any]:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise BadRequestError("num_retries must be a whole number, 0 or more", param="num_retries")
         routing["num_retries"] = retries
+    for name in sorted(ROUTING_FIELDS.intersection(taken)):
+        value = taken[name]
+        if not name.endswith("fallbacks") or value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str | dict) for v in value):
+            raise BadRequestError(f"{name} must be a list of model names, or of {{model: [model names]}} objects",
+                                  param=name, code="invalid_fallbacks")
+        routing[name] = value
     return routing
 
 
@@ -225,6 +317,8 @@ async def call_group(state: GatewayState, kind: CallKind, requested: str, reques
     async def attempt(pick: Pick, _: dict[str, Any]) -> _Attempt:
         target = state.groups.for_pick(pick)
         kwargs, messages = call_args(target)
+        if router.default_litellm_params:  # under the deployment's options and the request's
+            kwargs = {**router.default_litellm_params, **kwargs}
         # A deployment's model and credentials are the same for every request, unless an admin overrides them.
         overridden = any(kwargs[name] != target.options.get(name) for name in ADMIN_ONLY_FIELDS.intersection(kwargs))
         resolved_as = None if overridden else state.resolutions.get(target, state.settings)
@@ -241,11 +335,12 @@ async def call_group(state: GatewayState, kind: CallKind, requested: str, reques
         if target.api_base:
             answer_headers["x-litellm-model-api-base"] = target.api_base
         outcome.deployment_id = target.deployment.id
+        outcome.provider, outcome.provider_model = prepared.call.provider, prepared.call.model
         try:
             result: _Attempt
             if prepared.call.is_stream:
                 settle = _StreamSettlement(router, pick, outcome)
-                result = _Attempt(await _stream(prepared, answer_headers, outcome, state.metrics, dialect.stream(),
+                result = _Attempt(await _stream(prepared, answer_headers, outcome, state, dialect.stream(),
                                                 settle), settles_later=True)
             else:
                 result = await _complete(prepared, answer_headers, outcome, dialect)
@@ -303,21 +398,24 @@ async def _complete(prepared: Prepared, headers: dict[str, str], outcome: Outcom
     return _Attempt(JsonAnswer(200, dialect.answer(data), headers), usage=data.get("usage"))
 
 
-async def _stream(prepared: Prepared, headers: dict[str, str], outcome: Outcome, metrics: GatewayMetrics,
+async def _stream(prepared: Prepared, headers: dict[str, str], outcome: Outcome, state: GatewayState,
                   shaper: StreamShaper, settle: _StreamSettlement) -> StreamingResponse:
     if prepared.mock_response is not None:
         batches: AsyncIterator[list[dict[str, Any]]] = _one_batch(mock_chunks(prepared))
     else:
         response, batches = await open_stream_batches_async(prepared)  # errors before the first byte raise here
         headers.update({name: response.headers[name] for name in RATE_LIMIT_HEADERS if name in response.headers})
-    return StreamingResponse(_shaped(prepared, batches, outcome, metrics, shaper, settle),
+    return StreamingResponse(_shaped(prepared, batches, outcome, state, shaper, settle),
                              media_type="text/event-stream",
                              headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"})
 
 
 async def _shaped(prepared: Prepared, batches: AsyncIterator[list[dict[str, Any]]], outcome: Outcome,
-                  metrics: GatewayMetrics, shaper: StreamShaper, settle: _StreamSettlement) -> AsyncIterator[bytes]:
-    """The stream's bytes: one write per batch the provider sent together (a write per event cost ~20%)."""
+                  state: GatewayState, shaper: StreamShaper, settle: _StreamSettlement) -> AsyncIterator[bytes]:
+    """The stream's bytes: one write per batch the provider sent together (a write per event cost ~20%).
+
+    The request ends (ledger settled, spend journaled) before the closing event is sent, so a client that saw
+    the whole stream was charged for it whatever happens to the process next."""
     failure: BaseException | None = None
     try:
         async for batch in batches:
@@ -330,9 +428,12 @@ async def _shaped(prepared: Prepared, batches: AsyncIterator[list[dict[str, Any]
             data = shaper.feed(batch)
             if data:
                 yield data
-        yield shaper.finish()
+        closing = shaper.finish()
+        await end_request(state, outcome)
+        yield closing
     except APIError as error:  # after the first byte the status is sent: the error travels as an event
         outcome.error, failure = type(error).__name__, error
+        await end_request(state, outcome)
         yield shaper.error(error)
     except BaseException as error:  # the client went away (cancelled): still recorded, then re-raised
         outcome.error = type(error).__name__
@@ -341,7 +442,9 @@ async def _shaped(prepared: Prepared, batches: AsyncIterator[list[dict[str, Any]
         outcome.upstream_s = time.perf_counter() - outcome.started
         await batches.aclose()  # type: ignore[attr-defined]  # a client disconnect cancels the upstream here
         await settle(failure)
-        outcome.finish(metrics)
+        with anyio.CancelScope(shield=True):  # a client that went away still gives back its slot, and pays
+            await end_request(state, outcome)
+        outcome.finish(state.metrics)
 
 
 async def _one_batch(chunks: list[dict[str, Any]]) -> AsyncIterator[list[dict[str, Any]]]:

@@ -6,6 +6,7 @@ import asyncio
 import io
 import sys
 from asyncio.subprocess import PIPE
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +30,7 @@ from sluicegate.gateway.db.migrate import (
     upgrade,
 )
 from sluicegate.gateway.db.models import Base
+from sluicegate.gateway.db.schema_version import HEAD_REVISION, sqlite_revision
 
 HEAD = "0001_initial_schema"
 
@@ -224,3 +226,14 @@ async def test_password_never_appears_when_the_server_refuses_the_connection() -
 
     assert password not in str(caught.value)
     assert "someone:***@127.0.0.1:9/db" in str(caught.value)
+
+
+def test_the_quick_revision_check_knows_the_newest_migration() -> None:
+    assert head_revision() == HEAD_REVISION
+
+
+async def test_a_current_sqlite_file_is_recognised_without_alembic(tmp_path: Path) -> None:
+    path = tmp_path / "quick.db"
+    assert sqlite_revision(str(path)) is None  # no file yet
+    await upgrade(f"sqlite:///{path}")
+    assert sqlite_revision(str(path)) == HEAD_REVISION

@@ -22,7 +22,7 @@ from sluicegate.gateway.anthropic.errors import error_response, stream_error_eve
 from sluicegate.gateway.anthropic.request import ChatRequest, to_chat
 from sluicegate.gateway.anthropic.response import to_message
 from sluicegate.gateway.anthropic.stream import MessageStream, encode
-from sluicegate.gateway.auth import authenticate
+from sluicegate.gateway.auth import Principal
 from sluicegate.gateway.deployments import Target
 from sluicegate.gateway.error_responses import JsonAnswer
 from sluicegate.gateway.pipeline import (
@@ -30,6 +30,7 @@ from sluicegate.gateway.pipeline import (
     Answer,
     GatewayState,
     Outcome,
+    admit,
     call_group,
     serve,
     serves,
@@ -88,8 +89,13 @@ async def create_message(state: GatewayState, request: HttpRequest) -> Answer:
     request_id = _request_id(request)
 
     async def work(outcome: Outcome) -> Answer:
-        chat, options, body = await _read(state, request, for_count=False)
+        principal, chat, options, body = await _read(state, request, for_count=False)
+        declared = request.headers.get("content-length", "")
+        group = await admit(state, outcome, principal, chat.model, body,
+                            int(declared) if declared.isdigit() else len(orjson.dumps(body)))
+        _check_served(state, group)
         routing = split_routing(options)
+        state.enforcement.check_fallbacks(principal, routing)
 
         def call_args(target: Target) -> tuple[dict[str, Any], Any]:
             kwargs = {**target.options, **chat.params, **options}
@@ -99,7 +105,7 @@ async def create_message(state: GatewayState, request: HttpRequest) -> Answer:
 
         headers = {"request-id": request_id, "x-request-id": request_id, "x-litellm-call-id": request_id}
         route = Request("chat", messages=chat.messages, is_stream=chat.is_stream)
-        return await call_group(state, "chat", chat.model, route, call_args, headers, outcome,
+        return await call_group(state, "chat", group, route, call_args, headers, outcome,
                                 AnthropicDialect(chat), tailor=passthrough.tailor(body, request.headers),
                                 routing=routing)
 
@@ -112,7 +118,8 @@ async def count_tokens(state: GatewayState, request: HttpRequest) -> Answer:
     request_id = _request_id(request)
 
     async def work(outcome: Outcome) -> Answer:
-        chat, _, _ = await _read(state, request, for_count=True)
+        _, chat, _, _ = await _read(state, request, for_count=True)
+        _check_served(state, chat.model)
         outcome.model_group = chat.model
         _, deployments = state.router.groups.resolve(chat.model)
         total = token_counter(model=deployments[0].model, messages=chat.messages, tools=chat.params.get("tools"))
@@ -127,10 +134,10 @@ def _request_id(request: HttpRequest) -> str:
 
 
 async def _read(state: GatewayState, request: HttpRequest, *, for_count: bool
-                ) -> tuple[ChatRequest, dict[str, Any], dict[str, Any]]:
-    """The translated request, the admin's call options, and the body as the client sent it (less the admin's
-    options), for deployments that take it natively."""
-    principal = authenticate(request.headers, state.master_key)
+                ) -> tuple[Principal, ChatRequest, dict[str, Any], dict[str, Any]]:
+    """The caller, the translated request, the admin's call options, and the body as the client sent it (less
+    the admin's options), for deployments that take it natively."""
+    principal = await state.caller(dict(request.headers))
     body = await read_json_object(request, state.max_request_bytes)
     options = {name: body.pop(name) for name in sorted(ADMIN_ONLY_FIELDS.intersection(body))}
     if options and not principal.is_admin:
@@ -138,7 +145,10 @@ async def _read(state: GatewayState, request: HttpRequest, *, for_count: bool
                                     "config chooses upstreams and credentials", param=next(iter(options)))
     native_body = dict(body)
     chat = to_chat(body, for_count=for_count)
-    if not serves(state, chat.model):  # Anthropic answers an unknown model with 404 not_found_error
-        raise NotFoundError(f"model: {chat.model} is not served by this gateway (GET /v1/models lists them)",
+    return principal, chat, options, native_body
+
+
+def _check_served(state: GatewayState, model: str) -> None:
+    if not serves(state, model):  # Anthropic answers an unknown model with 404 not_found_error
+        raise NotFoundError(f"model: {model} is not served by this gateway (GET /v1/models lists them)",
                             param="model", code="model_not_found")
-    return chat, options, native_body

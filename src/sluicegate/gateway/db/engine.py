@@ -20,9 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool, StaticPool
 
 from sluicegate.errors import ConfigError
+from sluicegate.gateway.db.engine_url import DEFAULT_DATABASE_URL
 from sluicegate.gateway.db.types import SQLiteConnection
 
-DEFAULT_DATABASE_URL = "sqlite:///sluicegate.db"  # relative to the working directory, as LiteLLM users expect
+__all__ = ["DEFAULT_DATABASE_URL", "PoolSettings", "async_url", "create_engine", "create_session_factory",
+           "is_sqlite", "redact_url", "scrub"]
+
 
 _SQLITE_DRIVERS = ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite")
 _POSTGRES_DRIVERS = ("postgresql", "postgres", "postgresql+asyncpg")

@@ -30,7 +30,8 @@ async def deployments_health(request: Request) -> Response | JsonAnswer:
         require_admin(request.headers, state.gateway.master_key, "GET /health probes every deployment")
     except Exception as error:  # rendered as an OpenAI error
         return error_response(error, uuid.uuid4().hex)
-    report = await check_deployments(state.gateway.groups, state.deployments, state.gateway.settings)
+    report = await check_deployments(state.gateway.groups, state.gateway.groups.deployments(),
+                                     state.gateway.settings)
     return JSONResponse(report)
 
 

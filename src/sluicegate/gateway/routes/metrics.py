@@ -15,7 +15,8 @@ from sluicegate.gateway.router_view import refresh_state_metrics
 
 async def metrics(request: Request) -> Response:
     state = request.app.state
-    await refresh_state_metrics(state.gateway.router, state.gateway.groups, state.deployments, state.metrics)
+    groups = state.gateway.groups
+    await refresh_state_metrics(state.gateway.router, groups, groups.deployments(), state.metrics)
     body, content_type = state.metrics.render(request.headers.get("accept", ""))
     return Response(body, headers={"content-type": content_type})
 

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sluicegate.errors import NotFoundError
-from sluicegate.gateway.auth import authenticate
+from sluicegate.gateway.enforcement import visible_models
 from sluicegate.gateway.error_responses import JsonAnswer, error_response
 from sluicegate.gateway.pipeline import GatewayState
 
@@ -22,11 +22,12 @@ def _model(name: str, created: int) -> dict[str, object]:
 async def list_models(request: Request) -> Response | JsonAnswer:
     state: GatewayState = request.app.state.gateway
     try:
-        authenticate(request.headers, state.master_key)
+        principal = await state.caller(dict(request.headers))
     except Exception as error:  # rendered as an OpenAI error
         return error_response(error, uuid.uuid4().hex)
     created = request.app.state.started_at
-    data = [_model(name, created) for name in state.groups.names()]
+    names = visible_models(principal.access, state.groups.names(), state.enforcement.groups)
+    data = [_model(name, created) for name in names]
     return Response(orjson.dumps({"object": "list", "data": data}), media_type="application/json")
 
 
@@ -34,8 +35,8 @@ async def get_model(request: Request) -> Response | JsonAnswer:
     state: GatewayState = request.app.state.gateway
     name = request.path_params["model"]
     try:
-        authenticate(request.headers, state.master_key)
-        if not state.groups.targets(name):
+        principal = await state.caller(dict(request.headers))
+        if not state.groups.targets(name) or not visible_models(principal.access, [name], state.enforcement.groups):
             raise NotFoundError(f"The model '{name}' does not exist on this gateway", param="model",
                                 code="model_not_found")
     except Exception as error:  # rendered as an OpenAI error

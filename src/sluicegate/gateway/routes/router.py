@@ -23,7 +23,7 @@ async def deployments(request: Request) -> Response | JsonAnswer:
         require_admin(request.headers, state.gateway.master_key, "GET /router/deployments shows every upstream")
     except Exception as error:  # rendered as an OpenAI error
         return error_response(error, uuid.uuid4().hex)
-    return JSONResponse(await deployment_states(state.gateway.router, state.deployments))
+    return JSONResponse(await deployment_states(state.gateway.router, state.gateway.groups.deployments()))
 
 
 def routes() -> list[Route]:

@@ -1,0 +1,226 @@
+"""Admission: a virtual key's request passes every budget and rate limit of its key, user, team, member and
+organisation — atomically — or is refused before any upstream call.
+
+Reserve before the call, settle after it: admission counts the request (rpm), takes a parallel slot and reserves
+an upper bound of its cost against every budget; settling replaces the reservation with the real cost and adds
+the real tokens (tpm); releasing gives the slot back, whatever ended the request. A request is admitted while
+spend + reservations stay under the budget, so concurrent requests cannot jointly overspend by more than the one
+admitted last. Cost per request: a few dict operations (`MemoryLedger`); with Redis, one script call to admit
+and one to settle (`redis_ledger.py`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Protocol
+
+from sluicegate.errors import BadRequestError, RateLimitError
+from sluicegate.gateway.access import Limits
+from sluicegate.gateway.durations import next_reset, parse_duration
+
+WINDOW_S = 60  # rpm and tpm count per clock minute, as LiteLLM's limits do
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class BudgetExceededError(BadRequestError):
+    """LiteLLM answers a spent budget with 400 and type budget_exceeded; clients match on both."""
+
+    type = "budget_exceeded"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One entity's limits as they apply to one request (a per-model limit is an entity of its own)."""
+
+    entity: str
+    rpm: int | None = None
+    tpm: int | None = None
+    parallel: int | None = None
+    budget: Decimal | None = None
+    soft_budget: Decimal | None = None  # crossing it raises an alert event; it refuses nothing
+    window: str = ""  # the budget window this request falls in ("" = never resets)
+    base_spend: Decimal = Decimal(0)  # the window's spend as the database knew it when the limits were loaded
+
+    @property
+    def is_counting_spend(self) -> bool:
+        return self.budget is not None or self.soft_budget is not None
+
+
+@dataclass(slots=True)
+class Ticket:
+    """An admitted request's claims: the minute it was counted in, its reservation, its parallel slots."""
+
+    checks: tuple[Check, ...]
+    minute: int
+    reserved: Decimal
+    released: bool = False
+    soft_budget_crossed: list[str] = field(default_factory=list)
+
+
+class Ledger(Protocol):
+    """Where the counters live: this process (`MemoryLedger`) or Redis, shared by every instance."""
+
+    async def admit(self, checks: tuple[Check, ...], reserve: Decimal, now: float) -> Ticket: ...
+
+    async def settle(self, ticket: Ticket, cost: Decimal, tokens: int) -> None: ...
+
+    async def release(self, ticket: Ticket) -> None: ...
+
+    async def spent(self, entity: str, window: str) -> Decimal | None: ...
+
+
+def budget_window(limits: Limits, now: datetime) -> tuple[str, Decimal]:
+    """The budget window `now` falls in, and the spend the loaded row says it already holds.
+
+    Windows are named by when they end. Past the stored `budget_reset_at` the row's spend belongs to an earlier
+    window, so the current one starts from zero (the database's own reset catches up in the background). A row
+    with a duration but no reset time yet (the reset job sets one) counts in windows anchored at a fixed epoch,
+    so every request of the same window names it alike."""
+    if not limits.budget_duration:
+        return "", limits.spend
+    reset_at = limits.budget_reset_at
+    if reset_at is not None and now < reset_at:
+        return reset_at.isoformat(), limits.spend
+    duration = parse_duration(limits.budget_duration)
+    if reset_at is None:
+        anchor = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) if duration.unit == "mo" else EPOCH
+        return next_reset(duration, now, anchor).isoformat(), limits.spend
+    return next_reset(duration, now, reset_at).isoformat(), Decimal(0)
+
+
+def checks_for(limits: tuple[Limits, ...], model_group: str, *, now: datetime | None = None) -> tuple[Check, ...]:
+    """Every check a request to `model_group` must pass: each entity's own limits, then its per-model limits."""
+    now = now or datetime.now(UTC)
+    checks: list[Check] = []
+    for entity in limits:
+        window, base = budget_window(entity, now)
+        if (entity.max_budget is not None or entity.soft_budget is not None or entity.rpm_limit is not None
+                or entity.tpm_limit is not None or entity.max_parallel_requests is not None):
+            checks.append(Check(entity.entity, rpm=entity.rpm_limit, tpm=entity.tpm_limit,
+                                parallel=entity.max_parallel_requests, budget=entity.max_budget,
+                                soft_budget=entity.soft_budget, window=window, base_spend=base))
+        model_budget = entity.model_max_budget.get(model_group)
+        model_rpm, model_tpm = entity.model_rpm_limit.get(model_group), entity.model_tpm_limit.get(model_group)
+        if model_budget is not None or model_rpm is not None or model_tpm is not None:
+            # The per-model budget has no stored spend of its own: it counts from what this ledger has seen.
+            checks.append(Check(f"{entity.entity}:model:{model_group}", rpm=model_rpm, tpm=model_tpm,
+                                budget=model_budget, window=window))
+    return tuple(checks)
+
+
+def rate_limited(check: Check, what: str, limit: int, used: int, now: float) -> RateLimitError:
+    """429 naming the limit, with Retry-After and OpenAI's x-ratelimit headers for the window it hit."""
+    reset_s = max(1, math.ceil(WINDOW_S - now % WINDOW_S))
+    kind = "requests" if what == "rpm" else "tokens"
+    headers = {"retry-after": str(reset_s), f"x-ratelimit-limit-{kind}": str(limit),
+               f"x-ratelimit-remaining-{kind}": str(max(0, limit - used)), f"x-ratelimit-reset-{kind}": f"{reset_s}s"}
+    return RateLimitError(f"Rate limit reached for {describe_entity(check.entity)}: {what}_limit {limit}, used {used} "
+                          f"in the current minute. Retry after {reset_s}s", headers=headers,
+                          code=f"{what}_limit_exceeded")
+
+
+def parallel_limited(check: Check) -> RateLimitError:
+    return RateLimitError(f"Max parallel requests reached for {describe_entity(check.entity)}: max_parallel_requests "
+                          f"{check.parallel} already in flight", headers={"retry-after": "1"},
+                          code="max_parallel_requests_exceeded")
+
+
+def over_budget(check: Check, spent: Decimal) -> BudgetExceededError:
+    return BudgetExceededError(f"Budget has been exceeded for {describe_entity(check.entity)}: current cost {spent}, "
+                               f"max budget {check.budget}", code="budget_exceeded")
+
+
+def describe_entity(entity: str) -> str:
+    """A check's entity for a message: the kind and id, never a key's hash in full."""
+    kind, _, rest = entity.partition(":")
+    if kind == "key":
+        ident, _, model = rest.partition(":model:")
+        return f"key {ident[:8]}…" + (f" on model {model}" if model else "")
+    return f"{kind} {rest}"
+
+
+class MemoryLedger:
+    """The counters in this process: exact for one gateway process (several workers need Redis)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._requests: dict[tuple[str, int], int] = {}
+        self._tokens: dict[tuple[str, int], int] = {}
+        self._in_flight: dict[str, int] = {}
+        self._spent: dict[tuple[str, str], Decimal] = {}
+        self._reserved: dict[tuple[str, str], Decimal] = {}
+        self._minute = -1
+
+    async def admit(self, checks: tuple[Check, ...], reserve: Decimal, now: float) -> Ticket:
+        minute = int(now // WINDOW_S)
+        self._forget_before(minute)
+        for check in checks:  # all checks first, then all claims: nothing to undo when one refuses
+            self._check(check, minute, now)
+        for check in checks:
+            if check.rpm is not None or check.tpm is not None:
+                self._requests[(check.entity, minute)] = self._requests.get((check.entity, minute), 0) + 1
+            if check.parallel is not None:
+                self._in_flight[check.entity] = self._in_flight.get(check.entity, 0) + 1
+            if check.is_counting_spend:
+                slot = (check.entity, check.window)
+                self._spent.setdefault(slot, check.base_spend)
+                self._reserved[slot] = self._reserved.get(slot, Decimal(0)) + reserve
+        return Ticket(checks, minute, reserve)
+
+    def _check(self, check: Check, minute: int, now: float) -> None:
+        if check.budget is not None:
+            slot = (check.entity, check.window)
+            spent = self._spent.get(slot, check.base_spend)
+            if spent + self._reserved.get(slot, Decimal(0)) >= check.budget:
+                raise over_budget(check, spent)
+        if check.rpm is not None:
+            used = self._requests.get((check.entity, minute), 0)
+            if used + 1 > check.rpm:
+                raise rate_limited(check, "rpm", check.rpm, used, now)
+        if check.tpm is not None:
+            used = self._tokens.get((check.entity, minute), 0)
+            if used >= check.tpm:
+                raise rate_limited(check, "tpm", check.tpm, used, now)
+        if check.parallel is not None and self._in_flight.get(check.entity, 0) >= check.parallel:
+            raise parallel_limited(check)
+
+    async def settle(self, ticket: Ticket, cost: Decimal, tokens: int) -> None:
+        for check in ticket.checks:
+            if check.is_counting_spend:
+                slot = (check.entity, check.window)
+                self._reserved[slot] = self._reserved.get(slot, Decimal(0)) - ticket.reserved
+                self._spent[slot] = self._spent.get(slot, check.base_spend) + cost
+            if check.tpm is not None and tokens:
+                key = (check.entity, ticket.minute)
+                self._tokens[key] = self._tokens.get(key, 0) + tokens
+        ticket.reserved = Decimal(0)
+
+    async def release(self, ticket: Ticket) -> None:
+        if ticket.released:
+            return
+        ticket.released = True
+        if ticket.reserved:  # never settled (the call failed before any usage): the reservation goes back
+            await self.settle(ticket, Decimal(0), 0)
+        for check in ticket.checks:
+            if check.parallel is not None:
+                self._in_flight[check.entity] = max(0, self._in_flight.get(check.entity, 0) - 1)
+
+    async def spent(self, entity: str, window: str) -> Decimal | None:
+        return self._spent.get((entity, window))
+
+    def in_flight(self, entity: str) -> int:
+        return self._in_flight.get(entity, 0)
+
+    def _forget_before(self, minute: int) -> None:
+        """Drop minute windows older than the last one (bounded memory whatever the number of keys)."""
+        if minute == self._minute:
+            return
+        self._minute = minute
+        for counts in (self._requests, self._tokens):
+            for stale in [k for k in counts if k[1] < minute - 1]:
+                del counts[stale]

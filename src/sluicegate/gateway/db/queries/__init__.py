@@ -1,0 +1,3 @@
+"""Queries, one module per aggregate (keys, users, teams, organizations, budgets, end_users, spend).
+
+Routes never build SQL."""

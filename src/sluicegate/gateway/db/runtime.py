@@ -1,0 +1,94 @@
+"""The gateway's database at run time: migrated (or checked) at start-up, then one engine, sessions, principals.
+
+Built in `create_app` (no I/O, no SQLAlchemy import), started by its lifespan. With `general_settings.
+disable_prisma_schema_update: true` (LiteLLM's name) the gateway only checks the schema and refuses to start on one
+that is behind or ahead of this version; otherwise it upgrades it first, safely when several instances start at
+once (migrate.py). When a SQLite schema is already current, start-up reads its revision with the standard library
+and leaves SQLAlchemy to be imported in a worker thread while the gateway already serves: requests that need
+the database (virtual keys, the management API) wait for `opened()`; master-key traffic never does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sluicegate.gateway.db.schema_version import HEAD_REVISION, sqlite_revision
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+    from sluicegate.gateway.auth import Principal
+    from sluicegate.gateway.principals import EndUserAccess, PrincipalCache
+
+log = logging.getLogger("sluicegate.gateway.db")
+DEFAULT_PRINCIPAL_TTL_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDatabase:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    principals: PrincipalCache
+
+
+class GatewayDatabase:
+    """The process's one engine and session factory, and the principal cache that reads through them."""
+
+    def __init__(self, database_url: str | None, *, migrate: bool = True,
+                 principal_ttl_s: float = DEFAULT_PRINCIPAL_TTL_S) -> None:
+        from sluicegate.gateway.db.engine_url import DEFAULT_DATABASE_URL
+
+        self.url = database_url or DEFAULT_DATABASE_URL
+        self.migrate = migrate
+        self.principal_ttl_s = principal_ttl_s
+        self._opening: asyncio.Task[OpenDatabase] | None = None
+
+    async def start(self) -> None:
+        """Migrate (or check) the schema, then start opening the engine in the background.
+
+        Raises ConfigError with the reason when the gateway must not serve (a schema behind or ahead of the code,
+        an unreachable database)."""
+        if not await self._is_current_sqlite():
+            from sluicegate.gateway.db.migrate import check_schema, upgrade
+
+            await (upgrade(self.url) if self.migrate else check_schema(self.url))
+        self._opening = asyncio.create_task(asyncio.to_thread(self._open))
+
+    async def opened(self) -> OpenDatabase:
+        """The engine, sessions and principal cache (waits for the background import the first time)."""
+        if self._opening is None:
+            raise RuntimeError("the database is used before the gateway started it")
+        return await asyncio.shield(self._opening)
+
+    async def principal(self, key_hash: str) -> Principal | None:
+        """The `KeyLookup` the gateway authenticates virtual keys with (gateway/auth.py)."""
+        return await (await self.opened()).principals.principal(key_hash)
+
+    async def end_user(self, user_id: str) -> EndUserAccess | None:
+        """An end user's block and budget (enforcement.py's `EndUserLookup`)."""
+        return await (await self.opened()).principals.end_user(user_id)
+
+    async def aclose(self) -> None:
+        if self._opening is not None:
+            opened = await self._opening
+            await opened.engine.dispose()
+
+    async def _is_current_sqlite(self) -> bool:
+        from sluicegate.gateway.db.engine_url import sqlite_path
+
+        path = sqlite_path(self.url)
+        if path is None:
+            return False
+        return await asyncio.to_thread(sqlite_revision, path) == HEAD_REVISION
+
+    def _open(self) -> OpenDatabase:
+        from sluicegate.gateway.db.engine import create_engine, create_session_factory, redact_url
+        from sluicegate.gateway.principals import PrincipalCache
+
+        engine = create_engine(self.url)
+        sessions = create_session_factory(engine)
+        log.info("database ready: %s", redact_url(self.url))
+        return OpenDatabase(engine, sessions, PrincipalCache(sessions, ttl_s=self.principal_ttl_s))

@@ -1,0 +1,229 @@
+"""The admission ledger on Redis, shared by every gateway instance; and `ResilientLedger`, which falls back to
+process memory (with a logged warning) while Redis is unreachable, so an outage never fails a request.
+
+One Lua script admits (all checks of a request compared and claimed at once, or none) and one settles: two
+round trips per limited request. Money is counted in whole nano-dollars (exact in Lua's numbers up to $9M per
+counter); the database keeps the exact Decimal spend. All keys share one hash tag, so the scripts stay valid on
+Redis Cluster. A budget counter starts from the spend the database reported when the key was loaded (SET NX),
+so a flushed Redis picks up where the database stands.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from sluicegate.gateway.admission import (
+    WINDOW_S,
+    Check,
+    Ledger,
+    MemoryLedger,
+    Ticket,
+    over_budget,
+    parallel_limited,
+    rate_limited,
+)
+
+log = logging.getLogger("sluicegate.gateway.admission")
+NANO = Decimal("1e-9")
+MINUTE_TTL_S = 2 * WINDOW_S
+IN_FLIGHT_TTL_S = 3600  # a crashed instance's slots free themselves after this
+WINDOW_TTL_S = 400 * 86_400  # a budget window's counters outlive any budget_duration in use
+_FIELDS = 6  # ARGV entries per check
+
+# KEYS per check: requests, tokens, in flight, spent, reserved. ARGV: reserve, then per check: rpm, tpm,
+# parallel, budget, base spend ('' = not limited), ttl of the budget counters. Returns {kind, index, used} or {}.
+_ADMIT = """
+local reserve = tonumber(ARGV[1])
+local n = #KEYS / 5
+for i = 0, n - 1 do
+  local k, a = i * 5, 2 + i * 6
+  if ARGV[a + 3] ~= '' then
+    redis.call('SET', KEYS[k + 4], ARGV[a + 4], 'NX', 'EX', ARGV[a + 5])
+    local spent = tonumber(redis.call('GET', KEYS[k + 4]))
+    local held = tonumber(redis.call('GET', KEYS[k + 5]) or '0')
+    if spent + held >= tonumber(ARGV[a + 3]) then return {'budget', i, tostring(spent)} end
+  end
+  if ARGV[a] ~= '' then
+    local used = tonumber(redis.call('GET', KEYS[k + 1]) or '0')
+    if used + 1 > tonumber(ARGV[a]) then return {'rpm', i, tostring(used)} end
+  end
+  if ARGV[a + 1] ~= '' then
+    local used = tonumber(redis.call('GET', KEYS[k + 2]) or '0')
+    if used >= tonumber(ARGV[a + 1]) then return {'tpm', i, tostring(used)} end
+  end
+  if ARGV[a + 2] ~= '' then
+    local used = tonumber(redis.call('GET', KEYS[k + 3]) or '0')
+    if used >= tonumber(ARGV[a + 2]) then return {'parallel', i, tostring(used)} end
+  end
+end
+for i = 0, n - 1 do
+  local k, a = i * 5, 2 + i * 6
+  if ARGV[a] ~= '' or ARGV[a + 1] ~= '' then
+    redis.call('INCR', KEYS[k + 1]); redis.call('EXPIRE', KEYS[k + 1], MINUTE_TTL)
+  end
+  if ARGV[a + 2] ~= '' then
+    redis.call('INCR', KEYS[k + 3]); redis.call('EXPIRE', KEYS[k + 3], IN_FLIGHT_TTL)
+  end
+  if ARGV[a + 3] ~= '' then
+    redis.call('INCRBY', KEYS[k + 5], reserve); redis.call('EXPIRE', KEYS[k + 5], ARGV[a + 5])
+  end
+end
+return {}
+""".replace("MINUTE_TTL", str(MINUTE_TTL_S)).replace("IN_FLIGHT_TTL", str(IN_FLIGHT_TTL_S))
+
+# KEYS as for admit. ARGV: reserve, cost, tokens, release (1/0), then per check: has budget, has tpm, has parallel.
+_SETTLE = """
+local n = #KEYS / 5
+for i = 0, n - 1 do
+  local k, a = i * 5, 5 + i * 3
+  if ARGV[a] == '1' then
+    redis.call('DECRBY', KEYS[k + 5], ARGV[1])
+    if tonumber(ARGV[2]) > 0 then redis.call('INCRBY', KEYS[k + 4], ARGV[2]) end
+  end
+  if ARGV[a + 1] == '1' and tonumber(ARGV[3]) > 0 then
+    redis.call('INCRBY', KEYS[k + 2], ARGV[3]); redis.call('EXPIRE', KEYS[k + 2], MINUTE_TTL)
+  end
+  if ARGV[4] == '1' and ARGV[a + 2] == '1' then
+    if tonumber(redis.call('DECR', KEYS[k + 3])) < 0 then redis.call('SET', KEYS[k + 3], 0) end
+  end
+end
+return 1
+""".replace("MINUTE_TTL", str(MINUTE_TTL_S))
+
+
+def to_nano(amount: Decimal) -> int:
+    """Whole nano-dollars, rounded up: a reservation or a cost is never counted as less than it is."""
+    return int((amount / NANO).to_integral_value(rounding=ROUND_CEILING))
+
+
+class RedisLedger:
+    """`Ledger` on a redis-py asyncio client; every instance using the same Redis and prefix shares it."""
+
+    def __init__(self, client: Any, prefix: str = "sluicegate:ledger:") -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._admit = client.register_script(_ADMIT)
+        self._settle = client.register_script(_SETTLE)
+
+    def _keys(self, check: Check, minute: int) -> list[str]:
+        base = f"{self._prefix}{{ledger}}:{check.entity}"
+        return [f"{base}:rpm:{minute}", f"{base}:tpm:{minute}", f"{base}:parallel",
+                f"{base}:spent:{check.window}", f"{base}:reserved:{check.window}"]
+
+    async def admit(self, checks: tuple[Check, ...], reserve: Decimal, now: float) -> Ticket:
+        minute = int(now // WINDOW_S)
+        keys: list[str] = []
+        args: list[Any] = [to_nano(reserve)]
+        for check in checks:
+            keys += self._keys(check, minute)
+            args += [_arg(check.rpm), _arg(check.tpm), _arg(check.parallel),
+                     _arg(_budget_arg(check)),
+                     to_nano(check.base_spend), WINDOW_TTL_S]
+        refused = await self._admit(keys=keys, args=args)
+        if refused:
+            kind, index, used = (part.decode() if isinstance(part, bytes) else part for part in refused)
+            check = checks[int(index)]
+            if kind == "budget":
+                raise over_budget(check, Decimal(int(Decimal(used))) * NANO)
+            if kind == "parallel":
+                raise parallel_limited(check)
+            limit = check.rpm if kind == "rpm" else check.tpm
+            raise rate_limited(check, kind, int(limit or 0), int(Decimal(used)), now)
+        return Ticket(checks, minute, reserve)
+
+    async def settle(self, ticket: Ticket, cost: Decimal, tokens: int) -> None:
+        await self._run_settle(ticket, cost, tokens, release=False)
+        ticket.reserved = Decimal(0)
+
+    async def release(self, ticket: Ticket) -> None:
+        if ticket.released:
+            return
+        ticket.released = True
+        await self._run_settle(ticket, Decimal(0), 0, release=True)
+        ticket.reserved = Decimal(0)
+
+    async def _run_settle(self, ticket: Ticket, cost: Decimal, tokens: int, *, release: bool) -> None:
+        keys: list[str] = []
+        args: list[Any] = [to_nano(ticket.reserved), to_nano(cost), tokens, int(release)]
+        for check in ticket.checks:
+            keys += self._keys(check, ticket.minute)
+            args += [int(check.is_counting_spend), int(check.tpm is not None), int(check.parallel is not None)]
+        await self._settle(keys=keys, args=args)
+
+    async def spent(self, entity: str, window: str) -> Decimal | None:
+        raw = await self._redis.get(f"{self._prefix}{{ledger}}:{entity}:spent:{window}")
+        return None if raw is None else Decimal(int(raw)) * NANO
+
+
+def _budget_arg(check: Check) -> int | None:
+    """The budget the script compares against; a soft budget alone counts spend but never refuses."""
+    if check.budget is not None:
+        return to_nano(check.budget)
+    return _NEVER if check.soft_budget is not None else None
+
+
+_NEVER = 2**52  # nano-dollars: a budget no counter reaches
+
+
+def _arg(value: int | None) -> int | str:
+    return "" if value is None else value
+
+
+class ResilientLedger:
+    """Redis while it answers; this process's memory while it does not (logged once per outage). A ticket is
+    settled where it was admitted."""
+
+    def __init__(self, shared: RedisLedger, retry_after_s: float = 5.0) -> None:
+        self.shared = shared
+        self.local = MemoryLedger()
+        self._retry_after_s = retry_after_s
+        self._down_until = 0.0
+        self._local_tickets: set[int] = set()
+
+    async def admit(self, checks: tuple[Check, ...], reserve: Decimal, now: float) -> Ticket:
+        if time.monotonic() >= self._down_until:
+            try:
+                return await self.shared.admit(checks, reserve, now)
+            except (OSError, ConnectionError, TimeoutError) as error:
+                self._went_down(error)
+            except Exception as error:  # redis-py's RedisError family, without importing it here
+                if type(error).__module__.split(".")[0] != "redis":
+                    raise
+                self._went_down(error)
+        ticket = await self.local.admit(checks, reserve, now)
+        self._local_tickets.add(id(ticket))
+        return ticket
+
+    def _went_down(self, error: BaseException) -> None:
+        if self._down_until == 0.0 or time.monotonic() >= self._down_until:
+            log.warning("Redis is unreachable (%s): budgets and limits are counted in this process until it "
+                        "answers again", type(error).__name__)
+        self._down_until = time.monotonic() + self._retry_after_s
+
+    def _ledger_of(self, ticket: Ticket) -> Ledger:
+        return self.local if id(ticket) in self._local_tickets else self.shared
+
+    async def settle(self, ticket: Ticket, cost: Decimal, tokens: int) -> None:
+        try:
+            await self._ledger_of(ticket).settle(ticket, cost, tokens)
+        except Exception as error:  # a settle lost to an outage: the database still gets the spend record
+            log.warning("could not settle a request in Redis (%s); its spend is still recorded", error)
+
+    async def release(self, ticket: Ticket) -> None:
+        try:
+            await self._ledger_of(ticket).release(ticket)
+        except Exception as error:
+            log.warning("could not release a parallel slot in Redis (%s); it expires on its own", error)
+        finally:
+            self._local_tickets.discard(id(ticket))
+
+    async def spent(self, entity: str, window: str) -> Decimal | None:
+        try:
+            return await self.shared.spent(entity, window)
+        except Exception as error:  # an outage: this process's own count, if it has one
+            if type(error).__module__.split(".")[0] != "redis" and not isinstance(error, OSError | TimeoutError):
+                raise
+            return await self.local.spent(entity, window)

@@ -1,0 +1,85 @@
+"""The admission ledger on a real Redis: two ledgers (two gateway instances) share one set of counters exactly,
+and a Redis that goes away degrades to process memory instead of failing requests."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+from redis import asyncio as redis_asyncio
+
+from sluicegate.errors import RateLimitError
+from sluicegate.gateway.admission import BudgetExceededError, Check
+from sluicegate.gateway.redis_ledger import RedisLedger, ResilientLedger, to_nano
+
+pytestmark = pytest.mark.redis
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture
+async def two_instances(redis_url: str) -> AsyncIterator[tuple[RedisLedger, RedisLedger]]:
+    prefix = f"test-{uuid.uuid4().hex[:8]}:ledger:"
+    first, second = redis_asyncio.Redis.from_url(redis_url), redis_asyncio.Redis.from_url(redis_url)
+    yield RedisLedger(first, prefix), RedisLedger(second, prefix)
+    keys = [key async for key in first.scan_iter(match=f"{prefix}*")]
+    if keys:
+        await first.delete(*keys)
+    await first.aclose()
+    await second.aclose()
+
+
+async def test_rpm_admits_exactly_n_across_instances(two_instances: tuple[RedisLedger, RedisLedger]) -> None:
+    a, b = two_instances
+    check = Check("key:shared", rpm=10)
+    outcomes = await asyncio.gather(*(ledger.admit((check,), Decimal(0), NOW) for ledger in (a, b) * 10),
+                                    return_exceptions=True)
+    assert sum(not isinstance(o, BaseException) for o in outcomes) == 10
+    assert all(isinstance(o, RateLimitError) for o in outcomes if isinstance(o, BaseException))
+
+
+async def test_concurrent_budget_holds_across_instances(two_instances: tuple[RedisLedger, RedisLedger]) -> None:
+    a, b = two_instances
+    check = Check("team:t", budget=Decimal("0.01"), base_spend=Decimal("0.002"))
+    cost = Decimal("0.000712345678")
+    admitted = 0
+
+    async def one(ledger: RedisLedger) -> None:
+        nonlocal admitted
+        try:
+            ticket = await ledger.admit((check,), Decimal("0.001"), NOW)
+        except BudgetExceededError:
+            return
+        admitted += 1
+        await ledger.settle(ticket, cost, 5)
+        await ledger.release(ticket)
+
+    await asyncio.gather(*(one(ledger) for ledger in (a, b) * 100))
+    spent = await a.spent("team:t", "")
+    assert spent == Decimal(to_nano(Decimal("0.002")) + admitted * to_nano(cost)) * Decimal("1e-9")
+    assert spent is not None
+    assert spent < check.budget + cost  # type: ignore[operator]
+
+
+async def test_parallel_slots_are_shared_and_come_back(two_instances: tuple[RedisLedger, RedisLedger]) -> None:
+    a, b = two_instances
+    check = Check("key:p", parallel=1)
+    ticket = await a.admit((check,), Decimal(0), NOW)
+    with pytest.raises(RateLimitError, match="max_parallel_requests"):
+        await b.admit((check,), Decimal(0), NOW)
+    await a.release(ticket)
+    await b.release(await b.admit((check,), Decimal(0), NOW))
+
+
+async def test_a_redis_outage_falls_back_to_memory() -> None:
+    unreachable = redis_asyncio.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    ledger = ResilientLedger(RedisLedger(unreachable))
+    check = Check("key:k", rpm=1)
+    ticket = await ledger.admit((check,), Decimal(0), NOW)  # served from memory, not refused
+    await ledger.settle(ticket, Decimal(0), 0)
+    await ledger.release(ticket)
+    with pytest.raises(RateLimitError):  # and memory still enforces the limit meanwhile
+        await ledger.admit((check,), Decimal(0), NOW)
+    await unreachable.aclose()
