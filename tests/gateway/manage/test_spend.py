@@ -1,0 +1,254 @@
+"""The spend read endpoints on SQLite and PostgreSQL: /spend/logs(/v2), the daily-activity reports, /global/spend…
+
+Spend arrives the way it does in production: records stored by the DatabaseSink, which writes the spend log and
+the daily rows the reports read. Who may read what is tested here too (admin, internal user, team member).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from sluicegate.gateway.db.models import Organization, Team, TeamMembership, User, VirtualKey
+from sluicegate.gateway.db.tokens import hash_key
+from sluicegate.gateway.manage.schemas.spend import SpendAnalyticsPaginatedResponse
+from sluicegate.gateway.spend import SpendRecord
+from sluicegate.gateway.spend.db_sink import DatabaseSink
+from tests.gateway.manage.principals import add_rows, caller
+
+TODAY = datetime.now(UTC).date()
+DAYS = [TODAY - timedelta(days=2), TODAY - timedelta(days=1)]
+ALICE_KEY, BOB_KEY = "sk-alice-spend-key", "sk-bob-spend-key"
+UNIT = Decimal("0.000123456789012345")
+
+
+def record(i: int) -> SpendRecord:
+    """Even records: alice's key in team-red; odd: bob's key in team-blue. Two days, two models."""
+    is_alice = i % 2 == 0
+    start = datetime.combine(DAYS[i % 4 // 2], time(12), UTC) + timedelta(seconds=i)
+    return SpendRecord(
+        request_id=f"req-{i:03d}", model="openai/gpt-4o" if i % 3 else "anthropic/claude", spend_usd=UNIT * (i + 1),
+        start_time=start, end_time=start + timedelta(milliseconds=300),
+        api_key_hash=hash_key(ALICE_KEY if is_alice else BOB_KEY), user_id="alice" if is_alice else "bob",
+        team_id="team-red" if is_alice else "team-blue", org_id="org-1", end_user=f"cust-{i % 3}",
+        model_group="gpt-4o" if i % 3 else "claude", provider="openai" if i % 3 else "anthropic",
+        prompt_tokens=10, completion_tokens=5, tags=("prod",) if i % 5 else ("prod", "batch"),
+    )
+
+
+RECORDS = [record(i) for i in range(20)]
+
+
+def total(records: list[SpendRecord]) -> float:
+    return float(sum((r.spend_usd for r in records), Decimal(0)))
+
+
+@pytest.fixture
+def client(manage_client: TestClient) -> TestClient:
+    add_rows(manage_client, Organization(organization_id="org-1", organization_alias="Org One"),
+             User(user_id="bob"), Team(team_id="team-red", team_alias="Red", organization_id="org-1"),
+             Team(team_id="team-blue", team_alias="Blue", organization_id="org-1"),
+             VirtualKey(token=hash_key(BOB_KEY), key_alias="bob-key", user_id="bob", team_id="team-blue"))
+
+    async def store() -> None:
+        opened = await manage_client.app.gateway.db.opened()  # type: ignore[attr-defined]
+        await DatabaseSink(opened.sessions).store(RECORDS)
+
+    assert manage_client.portal is not None
+    manage_client.portal.call(store)
+    return manage_client
+
+
+@pytest.fixture
+def alice(client: TestClient) -> dict[str, str]:
+    """Headers of alice, an internal user in team-red (not in team-blue)."""
+    headers = caller(client, "alice")
+    add_rows(client, TeamMembership(user_id="alice", team_id="team-red"),
+             VirtualKey(token=hash_key(ALICE_KEY), key_alias="alice-key", user_id="alice", team_id="team-red"))
+    return headers
+
+
+def ids(rows: list[dict[str, Any]]) -> list[str]:
+    return [row["request_id"] for row in rows]
+
+
+def test_spend_logs_v2_pages_newest_first(client: TestClient) -> None:
+    pages = [client.get("/spend/logs/v2", params={"page": p, "page_size": 7}).json() for p in (1, 2, 3)]
+
+    assert [(p["total"], p["page"], p["page_size"], p["total_pages"]) for p in pages] == [
+        (20, 1, 7, 3), (20, 2, 7, 3), (20, 3, 7, 3)]
+    rows = [row for p in pages for row in p["data"]]
+    assert len(rows) == 20
+    assert set(ids(rows)) == {r.request_id for r in RECORDS}
+    assert [row["startTime"] for row in rows] == sorted((row["startTime"] for row in rows), reverse=True)
+    first = next(row for row in rows if row["request_id"] == "req-004")
+    assert first["user"] == "alice"
+    assert first["api_key"] == hash_key(ALICE_KEY)
+    assert first["spend"] == float(UNIT * 5)
+    assert (first["total_tokens"], first["model_group"], first["custom_llm_provider"]) == (15, "gpt-4o", "openai")
+    assert first["request_tags"] == ["prod"]
+    assert first["request_duration_ms"] == 300
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ({"user_id": "bob"}, [r for r in RECORDS if r.user_id == "bob"]),
+    ({"team_id": "team-red"}, [r for r in RECORDS if r.team_id == "team-red"]),
+    ({"api_key": ALICE_KEY}, [r for r in RECORDS if r.user_id == "alice"]),  # the key itself, hashed here
+    ({"api_key": hash_key(BOB_KEY)}, [r for r in RECORDS if r.user_id == "bob"]),
+    ({"request_id": "req-007"}, [RECORDS[7]]),
+    ({"start_date": DAYS[1].isoformat(), "end_date": DAYS[1].isoformat()},
+     [r for r in RECORDS if r.start_time.date() == DAYS[1]]),
+    ({"start_date": f"{DAYS[0]} 12:00:05", "end_date": f"{DAYS[0]} 12:00:09"},
+     [r for r in RECORDS if r.start_time.date() == DAYS[0] and 5 <= r.start_time.second <= 9]),
+])
+def test_spend_logs_filters(client: TestClient, params: dict[str, str], expected: list[SpendRecord]) -> None:
+    answer = client.get("/spend/logs/v2", params={**params, "page_size": 100}).json()
+
+    assert sorted(ids(answer["data"])) == sorted(r.request_id for r in expected)
+    assert answer["total"] == len(expected)
+    assert sorted(ids(client.get("/spend/logs", params=params).json())) == sorted(r.request_id for r in expected)
+
+
+def test_spend_logs_are_bounded(client: TestClient) -> None:
+    assert client.get("/spend/logs/v2", params={"page_size": 101}).status_code == 422
+    assert client.get("/spend/logs", params={"page_size": 1001}).status_code == 422
+    assert len(client.get("/spend/logs", params={"page_size": 3}).json()) == 3
+    bad = client.get("/spend/logs/v2", params={"start_date": "yesterday"})
+    assert bad.status_code == 400
+    assert "start_date" in bad.json()["error"]["message"]
+
+
+def test_an_internal_user_reads_only_its_own_logs(client: TestClient, alice: dict[str, str]) -> None:
+    mine = client.get("/spend/logs/v2", headers=alice, params={"page_size": 100}).json()
+    assert sorted(ids(mine["data"])) == sorted(r.request_id for r in RECORDS if r.user_id == "alice")
+    in_team = client.get("/spend/logs/v2", headers=alice, params={"team_id": "team-red", "page_size": 100}).json()
+    assert in_team["total"] == 10
+    assert client.get("/spend/logs", headers=alice, params={"api_key": hash_key(BOB_KEY)}).json() == []
+
+    assert client.get("/spend/logs/v2", headers=alice, params={"user_id": "bob"}).status_code == 404
+    assert client.get("/spend/logs/v2", headers=alice, params={"team_id": "team-blue"}).status_code == 404
+    assert client.get("/spend/logs/v2", headers=alice, params={"team_id": "no-such-team"}).status_code == 404
+
+
+def test_a_proxy_admin_viewer_reads_everything(client: TestClient) -> None:
+    viewer = caller(client, "vera", "proxy_admin_viewer")
+    assert client.get("/spend/logs/v2", headers=viewer).json()["total"] == 20
+    assert client.get("/global/spend", headers=viewer).status_code == 200
+
+
+def test_user_daily_activity(client: TestClient) -> None:
+    answer = client.get("/user/daily/activity", params={"start_date": DAYS[0].isoformat(),
+                                                        "end_date": TODAY.isoformat()}).json()
+
+    SpendAnalyticsPaginatedResponse.model_validate(answer)  # the documented shape, field for field
+    assert [day["date"] for day in answer["results"]] == [d.isoformat() for d in DAYS]
+    meta = answer["metadata"]
+    assert meta["total_spend"] == total(RECORDS)
+    assert (meta["total_api_requests"], meta["total_tokens"], meta["total_prompt_tokens"]) == (20, 300, 200)
+    assert (meta["page"], meta["total_pages"], meta["has_more"]) == (1, 1, False)
+    first = answer["results"][0]
+    on_day = [r for r in RECORDS if r.start_time.date() == DAYS[0]]
+    assert first["metrics"]["spend"] == total(on_day)
+    assert first["metrics"]["api_requests"] == first["metrics"]["successful_requests"] == len(on_day)
+    breakdown = first["breakdown"]
+    assert set(breakdown["models"]) == {"openai/gpt-4o", "anthropic/claude"}
+    assert set(breakdown["model_groups"]) == {"gpt-4o", "claude"}
+    assert set(breakdown["providers"]) == {"openai", "anthropic"}
+    assert set(breakdown["entities"]) == {"alice", "bob"}
+    bob_key = breakdown["api_keys"][hash_key(BOB_KEY)]
+    assert bob_key["metadata"] == {"key_alias": "bob-key", "team_id": "team-blue"}
+    assert bob_key["metrics"]["spend"] == total([r for r in on_day if r.user_id == "bob"])
+
+
+def test_daily_activity_pages_by_day_with_totals_over_all_pages(client: TestClient) -> None:
+    params = {"start_date": DAYS[0].isoformat(), "end_date": DAYS[1].isoformat(), "page_size": 1}
+    first = client.get("/user/daily/activity", params=params).json()
+    second = client.get("/user/daily/activity", params={**params, "page": 2}).json()
+
+    assert [d["date"] for d in first["results"] + second["results"]] == [d.isoformat() for d in DAYS]
+    assert (first["metadata"]["has_more"], second["metadata"]["has_more"]) == (True, False)
+    assert first["metadata"]["total_pages"] == 2
+    assert first["metadata"]["total_spend"] == second["metadata"]["total_spend"] == total(RECORDS)
+
+
+def test_daily_activity_filters(client: TestClient) -> None:
+    span = {"start_date": DAYS[0].isoformat(), "end_date": DAYS[1].isoformat()}
+    by_model = client.get("/user/daily/activity", params={**span, "model": "anthropic/claude"}).json()
+    assert by_model["metadata"]["total_spend"] == total([r for r in RECORDS if r.model == "anthropic/claude"])
+    by_key = client.get("/user/daily/activity", params={**span, "api_key": BOB_KEY}).json()
+    assert by_key["metadata"]["total_api_requests"] == 10
+    by_user = client.get("/user/daily/activity", params={**span, "user_id": "alice"}).json()
+    assert by_user["metadata"]["total_spend"] == total([r for r in RECORDS if r.user_id == "alice"])
+
+
+@pytest.mark.parametrize(("path", "params", "entities", "alias"), [
+    ("/team/daily/activity", {"team_ids": "team-red,team-blue"}, {"team-red", "team-blue"},
+     ("team_alias", "team-red", "Red")),
+    ("/team/daily/activity", {"team_ids": "team-red"}, {"team-red"}, None),
+    ("/team/daily/activity", {"exclude_team_ids": "team-red"}, {"team-blue"}, None),
+    ("/organization/daily/activity", {}, {"org-1"}, ("organization_alias", "org-1", "Org One")),
+    ("/tag/daily/activity", {"tags": "batch"}, {"batch"}, None),
+    ("/tag/daily/activity", {}, {"prod", "batch"}, None),
+    ("/customer/daily/activity", {"end_user_ids": "cust-1"}, {"cust-1"}, None),
+])
+def test_activity_by_entity(client: TestClient, path: str, params: dict[str, str], entities: set[str],
+                            alias: tuple[str, str, str] | None) -> None:
+    answer = client.get(path, params={"start_date": DAYS[0].isoformat(), "end_date": DAYS[1].isoformat(),
+                                      **params}).json()
+
+    seen = {e for day in answer["results"] for e in day["breakdown"]["entities"]}
+    assert seen == entities
+    if alias is not None:
+        label, entity, name = alias
+        assert answer["results"][0]["breakdown"]["entities"][entity]["metadata"][label] == name
+
+
+def test_team_activity_needs_membership(client: TestClient, alice: dict[str, str]) -> None:
+    span = {"start_date": DAYS[0].isoformat(), "end_date": DAYS[1].isoformat()}
+    mine = client.get("/team/daily/activity", headers=alice, params=span).json()
+    assert {e for day in mine["results"] for e in day["breakdown"]["entities"]} == {"team-red"}
+    assert client.get("/team/daily/activity", headers=alice,
+                      params={**span, "team_ids": "team-blue"}).status_code == 404
+    own = client.get("/user/daily/activity", headers=alice, params=span).json()
+    assert own["metadata"]["total_spend"] == total([r for r in RECORDS if r.user_id == "alice"])
+    assert client.get("/user/daily/activity", headers=alice, params={**span, "user_id": "bob"}).status_code == 404
+    assert client.get("/tag/daily/activity", headers=alice, params=span).status_code == 403
+    assert client.get("/customer/daily/activity", headers=alice, params=span).status_code == 403
+    assert client.get("/organization/daily/activity", headers=alice,
+                      params={**span, "organization_ids": "org-1"}).status_code == 404
+
+
+def test_daily_activity_needs_a_date_range(client: TestClient) -> None:
+    assert client.get("/user/daily/activity", params={"start_date": "2026-01-01"}).status_code == 400
+    assert client.get("/user/daily/activity", params={"start_date": "2026-02-01",
+                                                      "end_date": "2026-01-01"}).status_code == 400
+    assert client.get("/team/daily/activity", params={"start_date": "soon", "end_date": "2026-01-01"}
+                      ).status_code == 400
+
+
+def test_global_spend_views(client: TestClient, alice: dict[str, str]) -> None:
+    assert client.get("/global/spend").json() == {"spend": total(RECORDS), "max_budget": None}
+
+    keys = client.get("/global/spend/keys", params={"limit": 5}).json()
+    bob = [r for r in RECORDS if r.user_id == "bob"]
+    assert keys[0] == {"api_key": hash_key(BOB_KEY), "total_spend": total(bob), "key_alias": "bob-key",
+                       "key_name": None}  # bob's records cost more (odd i)
+    assert [k["api_key"] for k in client.get("/global/spend/keys", params={"limit": 1}).json()] == [hash_key(BOB_KEY)]
+
+    models = client.get("/global/spend/models").json()
+    assert models == sorted(models, key=lambda m: -m["total_spend"])
+    assert {m["model"]: m["total_spend"] for m in models} == {
+        model: total([r for r in RECORDS if r.model == model]) for model in ("openai/gpt-4o", "anthropic/claude")}
+
+    teams = client.get("/global/spend/teams").json()
+    assert teams["teams"] == ["Blue", "Red"]
+    assert teams["total_spend_per_team"][0] == {"team_id": "Blue", "total_spend": total(bob)}
+    assert [row["date"] for row in teams["daily_spend"]] == [d.isoformat() for d in DAYS]
+    assert set(teams["daily_spend"][0]) == {"date", "Blue", "Red"}
+
+    for path in ("/global/spend", "/global/spend/keys", "/global/spend/models", "/global/spend/teams"):
+        assert client.get(path, headers=alice).status_code == 403, path
