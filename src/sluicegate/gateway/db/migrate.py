@@ -28,11 +28,11 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from sluicegate.errors import ConfigError
 from sluicegate.gateway.db.engine import DEFAULT_DATABASE_URL, create_engine, redact_url, scrub
+from sluicegate.gateway.db.import_litellm import format_report, import_litellm
+from sluicegate.gateway.db.schema_version import VERSION_TABLE
 
 logger = logging.getLogger("sluicegate.gateway.db")
 
-# Our own name, so a database shared with another Alembic-managed application cannot mix the two histories.
-VERSION_TABLE = "sluicegate_alembic_version"
 # pg_advisory_xact_lock key for "a sluicegate migration is running": the ASCII of "sluiceDB".
 _ADVISORY_LOCK_KEY = int.from_bytes(b"sluiceDB", "big") & 0x7FFF_FFFF_FFFF_FFFF
 _MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -171,6 +171,11 @@ def db_cli(argv: Sequence[str], out: TextIO | None = None) -> int:
     down = commands.add_parser("downgrade", help="take the schema back to REVISION (base: drop every table)")
     down.add_argument("revision")
     down.add_argument("--database-url", help="default: $DATABASE_URL, else sqlite:///sluicegate.db")
+    move = commands.add_parser("import-litellm", help="copy a LiteLLM proxy database's keys, users, teams, "
+                               "organisations, budgets, end users and spend totals (docs/gateway/import-litellm.md)")
+    move.add_argument("--from", dest="source_url", required=True, help="LiteLLM's DATABASE_URL (postgresql://…)")
+    move.add_argument("--database-url", help="default: $DATABASE_URL, else sqlite:///sluicegate.db")
+    move.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
     args = parser.parse_args(list(argv))
     url = args.database_url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     try:
@@ -188,6 +193,8 @@ async def _cli_action(args: argparse.Namespace, url: str, out: TextIO) -> int:
     elif args.action == "downgrade":
         await downgrade(url, args.revision)
         print(f"{where}: schema at {await current_revision(url) or 'base (empty)'}", file=out)
+    elif args.action == "import-litellm":
+        print(format_report(await import_litellm(args.source_url, url, dry_run=args.dry_run)), file=out)
     elif args.action == "current":
         current = await current_revision(url)
         label = " (head)" if current == head_revision() else ""
