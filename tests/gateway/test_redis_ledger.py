@@ -83,3 +83,14 @@ async def test_a_redis_outage_falls_back_to_memory() -> None:
     with pytest.raises(RateLimitError):  # and memory still enforces the limit meanwhile
         await ledger.admit((check,), Decimal(0), NOW)
     await unreachable.aclose()
+
+
+async def test_finish_settles_and_releases_in_one_step(two_instances: tuple[RedisLedger, RedisLedger]) -> None:
+    a, b = two_instances
+    check = Check("key:f", tpm=100, parallel=1, budget=Decimal(1))
+    ticket = await a.admit((check,), Decimal("0.5"), NOW)
+    await a.finish(ticket, Decimal("0.25"), 100)
+    assert await b.spent("key:f", "") == Decimal("0.25")
+    with pytest.raises(RateLimitError, match="tpm_limit 100"):  # the tokens were counted
+        await b.admit((check,), Decimal(0), NOW + 1)
+    await b.finish(await b.admit((Check("key:f", parallel=1),), Decimal(0), NOW), Decimal(0), 0)  # slot was free

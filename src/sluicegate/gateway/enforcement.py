@@ -169,8 +169,7 @@ class Enforcement:
         ticket = admitted.ticket
         if ticket is None or ticket.released:
             return
-        await self.ledger.settle(ticket, cost or Decimal(0), tokens)
-        await self.ledger.release(ticket)
+        await self.ledger.finish(ticket, cost or Decimal(0), tokens)
         if cost:
             for check in ticket.checks:
                 if check.soft_budget is not None:

@@ -145,6 +145,14 @@ class RedisLedger:
         await self._run_settle(ticket, Decimal(0), 0, release=True)
         ticket.reserved = Decimal(0)
 
+    async def finish(self, ticket: Ticket, cost: Decimal, tokens: int) -> None:
+        """Settle and release in one script call: a limited request costs two round trips in all."""
+        if ticket.released:
+            return
+        ticket.released = True
+        await self._run_settle(ticket, cost, tokens, release=True)
+        ticket.reserved = Decimal(0)
+
     async def _run_settle(self, ticket: Ticket, cost: Decimal, tokens: int, *, release: bool) -> None:
         keys: list[str] = []
         args: list[Any] = [to_nano(ticket.reserved), to_nano(cost), tokens, int(release)]
@@ -211,6 +219,14 @@ class ResilientLedger:
             await self._ledger_of(ticket).settle(ticket, cost, tokens)
         except Exception as error:  # a settle lost to an outage: the database still gets the spend record
             log.warning("could not settle a request in Redis (%s); its spend is still recorded", error)
+
+    async def finish(self, ticket: Ticket, cost: Decimal, tokens: int) -> None:
+        try:
+            await self._ledger_of(ticket).finish(ticket, cost, tokens)
+        except Exception as error:  # the spend record still reaches the database; the slot expires on its own
+            log.warning("could not settle a request in Redis (%s); its spend is still recorded", error)
+        finally:
+            self._local_tickets.discard(id(ticket))
 
     async def release(self, ticket: Ticket) -> None:
         try:
