@@ -29,6 +29,10 @@ from sluicegate.router.redis_state import redis_client
 from sluicegate.settings import Settings
 from sluicegate.transport import pool
 
+# Background work that needs SQLAlchemy waits this long after start-up: imports hold the GIL, and made the first
+# answers of a fresh process wait seconds (measured: spawn → first completion 5–7 s with them at once, 2 s after).
+BACKGROUND_START_DELAY_S = 5.0
+
 
 def gateway_settings(config: GatewayConfig) -> Settings:
     """The SDK defaults with the config's litellm_settings applied (num_retries and the other reliability keys go
@@ -91,7 +95,6 @@ def create_app(config: GatewayConfig) -> HotPathApp:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await db.start()  # a schema behind the code stops start-up here, with the reason
         await spend.start()  # replays what a previous process left unstored
-        management.start()
         resets = asyncio.create_task(_reset_budgets(db), name="sluicegate-budget-resets")
         model_sync = asyncio.create_task(_sync_models(db, state, float(general.get("model_poll_interval_s", 10.0))),
                                          name="sluicegate-model-sync")
@@ -116,6 +119,7 @@ def create_app(config: GatewayConfig) -> HotPathApp:
 
 
 async def _reset_budgets(db: GatewayDatabase) -> None:
+    await asyncio.sleep(BACKGROUND_START_DELAY_S)
     from sluicegate.gateway.budget_resets import run_budget_resets  # SQLAlchemy: after start-up, not before
 
     opened = await db.opened()
@@ -123,6 +127,8 @@ async def _reset_budgets(db: GatewayDatabase) -> None:
 
 
 async def _sync_models(db: GatewayDatabase, state: GatewayState, interval_s: float) -> None:
+    if not db.has_stored_models:  # nothing to serve yet: let the first answers go out before importing
+        await asyncio.sleep(BACKGROUND_START_DELAY_S)
     from sluicegate.gateway.model_store import run_model_sync  # SQLAlchemy: after start-up, not before
 
     opened = await db.opened()

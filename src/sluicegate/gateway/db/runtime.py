@@ -15,7 +15,8 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sluicegate.gateway.db.schema_version import HEAD_REVISION, sqlite_revision
+from sluicegate.gateway.db.engine_url import sqlite_path
+from sluicegate.gateway.db.schema_version import HEAD_REVISION, sqlite_has_rows, sqlite_revision
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -45,23 +46,32 @@ class GatewayDatabase:
         self.migrate = migrate
         self.principal_ttl_s = principal_ttl_s
         self._opening: asyncio.Task[OpenDatabase] | None = None
+        self.has_stored_models = True  # whether /model/new rows may exist (known without SQLAlchemy on SQLite)
 
     async def start(self) -> None:
-        """Migrate (or check) the schema, then start opening the engine in the background.
+        """Migrate (or check) the schema. Raises ConfigError with the reason when the gateway must not serve (a
+        schema behind or ahead of the code, an unreachable database).
 
-        Raises ConfigError with the reason when the gateway must not serve (a schema behind or ahead of the code,
-        an unreachable database)."""
-        if not await self._is_current_sqlite():
-            from sluicegate.gateway.db.migrate import check_schema, upgrade
+        A current SQLite schema is read without SQLAlchemy, and the engine opens on first use (`opened()`):
+        imports in a background thread at start-up hold the GIL and delay the first answers by seconds."""
+        path = sqlite_path(self.url)
+        if path is not None and await asyncio.to_thread(sqlite_revision, path) == HEAD_REVISION:
+            self.has_stored_models = await asyncio.to_thread(sqlite_has_rows, path, "proxy_models")
+            return
+        from sluicegate.gateway.db.migrate import check_schema, upgrade
 
-            await (upgrade(self.url) if self.migrate else check_schema(self.url))
-        self._opening = asyncio.create_task(asyncio.to_thread(self._open))
+        await (upgrade(self.url) if self.migrate else check_schema(self.url))
+        self.opened_now()  # SQLAlchemy is loaded already: open at once
+
+    def opened_now(self) -> asyncio.Task[OpenDatabase]:
+        """Start opening the engine (in a worker thread: it imports SQLAlchemy), once."""
+        if self._opening is None:
+            self._opening = asyncio.create_task(asyncio.to_thread(self._open))
+        return self._opening
 
     async def opened(self) -> OpenDatabase:
-        """The engine, sessions and principal cache (waits for the background import the first time)."""
-        if self._opening is None:
-            raise RuntimeError("the database is used before the gateway started it")
-        return await asyncio.shield(self._opening)
+        """The engine, sessions and principal cache (the first caller waits for the import)."""
+        return await asyncio.shield(self.opened_now())
 
     async def principal(self, key_hash: str) -> Principal | None:
         """The `KeyLookup` the gateway authenticates virtual keys with (gateway/auth.py)."""
@@ -75,14 +85,6 @@ class GatewayDatabase:
         if self._opening is not None:
             opened = await self._opening
             await opened.engine.dispose()
-
-    async def _is_current_sqlite(self) -> bool:
-        from sluicegate.gateway.db.engine_url import sqlite_path
-
-        path = sqlite_path(self.url)
-        if path is None:
-            return False
-        return await asyncio.to_thread(sqlite_revision, path) == HEAD_REVISION
 
     def _open(self) -> OpenDatabase:
         from sluicegate.gateway.db.engine import create_engine, create_session_factory, redact_url

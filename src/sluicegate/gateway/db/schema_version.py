@@ -26,3 +26,12 @@ def sqlite_revision(path: str) -> str | None:
     finally:
         connection.close()
     return str(row[0]) if row else None
+
+
+def sqlite_has_rows(path: str, table: str) -> bool:
+    """Whether one of sluicegate's own tables in a current SQLite file has any row (`table` is a constant)."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        return connection.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None  # noqa: S608
+    finally:
+        connection.close()
