@@ -128,8 +128,7 @@ class Enforcement:
         now = datetime.now(UTC)
         limits: tuple[Limits, ...] = ()
         model = requested
-        if access is not None:  # a virtual key (the master key and an open gateway have no key rules)
-            check_usable(access, now)
+        if access is not None:  # a virtual key (usable: GatewayState.caller refused blocked and expired ones)
             model = resolve_model(access, requested, self.groups)
             limits = access.limits
         user = body.get("user")

@@ -39,18 +39,14 @@ def build_management_app(state: GatewayState) -> FastAPI:
 
 
 class LazyManagementApp:
-    """An ASGI app that forwards to the management app, building it (in a thread) on `start()` or first use."""
+    """An ASGI app that forwards to the management app, building it (in a worker thread) on first use."""
 
     def __init__(self, state: GatewayState) -> None:
         self._state = state
         self._building: asyncio.Task[Any] | None = None
 
-    def start(self) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._building is None:
             self._building = asyncio.create_task(asyncio.to_thread(build_management_app, self._state))
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.start()
-        assert self._building is not None
         app = await asyncio.shield(self._building)
         await app(scope, receive, send)

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 import anyio
+import orjson
 from starlette.responses import StreamingResponse
 
 from sluicegate.engine import open_stream_batches_async, send_async
@@ -143,8 +144,8 @@ class Outcome:
         self.input_tokens = int(usage.get("prompt_tokens") or 0)
         self.output_tokens = int(usage.get("completion_tokens") or 0)
         details = usage.get("prompt_tokens_details")
-        self.cached_tokens = int((details or {}).get("cached_tokens") or usage.get("cache_read_input_tokens") or 0) \
-            if isinstance(details, Mapping) or "cache_read_input_tokens" in usage else 0
+        cached = details.get("cached_tokens") if isinstance(details, Mapping) else None
+        self.cached_tokens = int(cached or usage.get("cache_read_input_tokens") or 0)
         self.cache_creation_tokens = int(usage.get("cache_creation_input_tokens") or 0)
         self.cost = cost
         self.cost_usd = float(cost) if cost is not None else None
@@ -195,8 +196,10 @@ async def serve(state: GatewayState, route: str, request_id: str, render_error: 
 
 
 async def admit(state: GatewayState, outcome: Outcome, principal: Principal, requested: str,
-                body: Mapping[str, Any], body_bytes: int) -> str:
-    """The key's checks and admission (enforcement.py); returns the model group the request goes to."""
+                body: Mapping[str, Any], content_length: str | None) -> str:
+    """The key's checks and admission (enforcement.py); returns the model group the request goes to.
+    `content_length`: the request's header, the body's size for the cost reservation (re-encoded without it)."""
+    body_bytes = int(content_length) if content_length and content_length.isdigit() else len(orjson.dumps(body))
     outcome.principal = principal
     user = body.get("user")
     outcome.end_user = user if isinstance(user, str) and user else None

@@ -102,9 +102,7 @@ async def handle(state: GatewayState, kind: CallKind, headers: dict[str, str], r
             raise BadRequestError("'model' is required: the name of a model this gateway serves (GET /v1/models)",
                                   param="model", code="missing_model")
         refuse_admin_fields(body, principal)
-        declared = headers.get("content-length", "")
-        body_bytes = int(declared) if declared.isdigit() else len(orjson.dumps(body))
-        requested = await admit(state, outcome, principal, requested, body, body_bytes)
+        requested = await admit(state, outcome, principal, requested, body, headers.get("content-length"))
         if not serves(state, requested):
             raise BadRequestError(f"Invalid model name passed in model={requested}. "
                                   "Call GET /v1/models to see the models this gateway serves.",

@@ -25,6 +25,7 @@ from sluicegate.gateway.admission import (
     parallel_limited,
     rate_limited,
 )
+from sluicegate.router.redis_state import outage_errors
 
 log = logging.getLogger("sluicegate.gateway.admission")
 NANO = Decimal("1e-9")
@@ -195,11 +196,7 @@ class ResilientLedger:
         if time.monotonic() >= self._down_until:
             try:
                 return await self.shared.admit(checks, reserve, now)
-            except (OSError, ConnectionError, TimeoutError) as error:
-                self._went_down(error)
-            except Exception as error:  # redis-py's RedisError family, without importing it here
-                if type(error).__module__.split(".")[0] != "redis":
-                    raise
+            except outage_errors() as error:
                 self._went_down(error)
         ticket = await self.local.admit(checks, reserve, now)
         self._local_tickets.add(id(ticket))
@@ -239,7 +236,5 @@ class ResilientLedger:
     async def spent(self, entity: str, window: str) -> Decimal | None:
         try:
             return await self.shared.spent(entity, window)
-        except Exception as error:  # an outage: this process's own count, if it has one
-            if type(error).__module__.split(".")[0] != "redis" and not isinstance(error, OSError | TimeoutError):
-                raise
+        except outage_errors():  # this process's own count, if it has one
             return await self.local.spent(entity, window)

@@ -154,7 +154,7 @@ class ResilientState:
             return await call(self.fallback)
         try:
             result = await call(self.primary)
-        except (OSError, TimeoutError, _redis_errors()) as error:
+        except outage_errors() as error:
             if self._down_until is None:
                 log.warning("router state: Redis is unreachable (%s: %s); using this process's memory until it "
                             "answers again", type(error).__name__, error)
@@ -208,11 +208,12 @@ class ResilientState:
         return await self._run(lambda s: s.in_flight(ids))
 
 
-def _redis_errors() -> type[Exception]:
-    """Every redis-py failure: connection refused, a timeout (Redis hung), the pool exhausted, an error reply."""
+def outage_errors() -> tuple[type[Exception], ...]:
+    """What a Redis outage raises: socket errors, and every redis-py failure (connection refused, a timeout when
+    Redis hangs, the pool exhausted, an error reply). Shared with the gateway's budget ledger."""
     from redis.exceptions import RedisError  # the optional extra's
 
-    return RedisError
+    return (OSError, TimeoutError, RedisError)
 
 
 MAX_CONNECTIONS = 256  # per process; more requests at once wait for a free connection instead of failing

@@ -90,9 +90,7 @@ async def create_message(state: GatewayState, request: HttpRequest) -> Answer:
 
     async def work(outcome: Outcome) -> Answer:
         principal, chat, options, body = await _read(state, request, for_count=False)
-        declared = request.headers.get("content-length", "")
-        group = await admit(state, outcome, principal, chat.model, body,
-                            int(declared) if declared.isdigit() else len(orjson.dumps(body)))
+        group = await admit(state, outcome, principal, chat.model, body, request.headers.get("content-length"))
         _check_served(state, group)
         routing = split_routing(options)
         state.enforcement.check_fallbacks(principal, routing)

@@ -27,7 +27,7 @@ from sluicegate.gateway.db.queries import keys as queries
 from sluicegate.gateway.db.tokens import hash_key, is_key_hash, key_name
 from sluicegate.gateway.deps import Manage
 from sluicegate.gateway.durations import next_reset, parse_duration
-from sluicegate.gateway.enforcement import check_usable, model_allowed
+from sluicegate.gateway.enforcement import model_allowed
 from sluicegate.gateway.manage.access import not_found, require_admin, require_writer, team_role
 from sluicegate.gateway.manage.audit import record_change
 from sluicegate.gateway.manage.schemas.keys import (
@@ -83,7 +83,6 @@ class Reach:
 async def generate_key(manage: Manage, body: KeyGenerate) -> KeyGenerated:
     """POST /key/generate: a new key; the answer is the only place its value ever appears."""
     caller, session = manage.caller, manage.session
-    _check_caller(caller)
     _require_key_writer(caller, "generate keys")
     given = body.given()
     reach = await _reach(session, caller)
@@ -111,7 +110,6 @@ async def generate_key(manage: Manage, body: KeyGenerate) -> KeyGenerated:
 async def update_key(manage: Manage, body: KeyUpdate) -> KeyUpdated:
     """POST /key/update: change the fields sent (null clears a field; an omitted field stays as it is)."""
     caller, session = manage.caller, manage.session
-    _check_caller(caller)
     _require_key_writer(caller, "update keys")
     reach = await _reach(session, caller)
     row = await _visible_key(session, reach, body.key)
@@ -129,7 +127,6 @@ async def regenerate_key(manage: Manage, body: KeyRegenerate, path_key: str | No
     """POST /key/regenerate and /key/{key}/regenerate: a new value for the same key row (settings, spend and
     history kept); the old value stops working at once. Fields sent in the body are changed as by update."""
     caller, session = manage.caller, manage.session
-    _check_caller(caller)
     _require_key_writer(caller, "regenerate keys")
     if path_key is not None and body.key is not None and _token_of(path_key) != _token_of(body.key):
         raise BadRequestError("The key in the path and the key in the body differ: send one of them",
@@ -155,7 +152,6 @@ async def regenerate_key(manage: Manage, body: KeyRegenerate, path_key: str | No
 async def delete_keys(manage: Manage, body: KeyDelete) -> KeysDeleted:
     """POST /key/delete: every key named, or none (a key that is missing or not the caller's: 404)."""
     caller, session = manage.caller, manage.session
-    _check_caller(caller)
     _require_key_writer(caller, "delete keys")
     reach = await _reach(session, caller)
     rows = await (_keys_named(session, reach, body.keys) if body.keys
@@ -176,7 +172,6 @@ async def delete_keys(manage: Manage, body: KeyDelete) -> KeysDeleted:
 async def key_info(manage: Manage, key: str | None) -> KeyInfo:
     """GET /key/info?key=…: one key (without `key`, the key that sent the request)."""
     caller, session = manage.caller, manage.session
-    _check_caller(caller)
     if key is None:
         if caller.key_hash is None:
             raise BadRequestError("Name the key: GET /key/info?key=sk-… (or its hash)", param="key",
@@ -206,7 +201,6 @@ class KeyListQuery:
 async def list_keys(manage: Manage, query: KeyListQuery) -> KeyList:
     """GET /key/list: a page of the keys the caller may see, newest first; hashes, or full objects on request."""
     caller, session = manage.caller, manage.session
-    _check_caller(caller)
     if query.sort_by not in queries.SORTABLE:
         raise BadRequestError(f"sort_by must be one of {', '.join(sorted(queries.SORTABLE))}, got "
                               f"{query.sort_by!r}", param="sort_by", code="invalid_request")
@@ -231,7 +225,6 @@ async def list_keys(manage: Manage, query: KeyListQuery) -> KeyList:
 async def set_blocked(manage: Manage, body: KeyBlock, *, blocked: bool) -> KeyPublic:
     """POST /key/block and /key/unblock (proxy admins only, as in LiteLLM); takes effect at once."""
     caller, session = manage.caller, manage.session
-    _check_caller(caller)
     require_admin(caller, "block or unblock keys")
     row = await session.get(VirtualKey, _token_of(body.key))
     if row is None:
@@ -244,12 +237,6 @@ async def set_blocked(manage: Manage, body: KeyBlock, *, blocked: bool) -> KeyPu
     await session.commit()
     manage.changed()
     return answer
-
-
-def _check_caller(caller: Principal) -> None:
-    """A blocked or expired key manages nothing, refused as the LLM routes refuse it."""
-    if caller.access is not None:
-        check_usable(caller.access, datetime.now(UTC))
 
 
 def _require_key_writer(caller: Principal, action: str) -> None:

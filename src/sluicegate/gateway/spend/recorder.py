@@ -13,6 +13,7 @@ from pathlib import Path
 from sluicegate.gateway.db.runtime import GatewayDatabase
 from sluicegate.gateway.spend.journal import Journal, JournalLockedError
 from sluicegate.gateway.spend.record import SpendRecord
+from sluicegate.gateway.spend.sink import SpendSink
 from sluicegate.gateway.spend.writer import SpendWriter
 
 log = logging.getLogger("sluicegate.gateway.spend")
@@ -25,11 +26,14 @@ class DatabaseSinkOf:
 
     def __init__(self, db: GatewayDatabase) -> None:
         self._db = db
+        self._sink: SpendSink | None = None
 
     async def store(self, batch: list[SpendRecord]) -> None:
-        from sluicegate.gateway.spend.db_sink import DatabaseSink
+        if self._sink is None:
+            from sluicegate.gateway.spend.db_sink import DatabaseSink  # SQLAlchemy: only once records arrive
 
-        await DatabaseSink((await self._db.opened()).sessions).store(batch)
+            self._sink = DatabaseSink((await self._db.opened()).sessions)
+        await self._sink.store(batch)
 
 
 class SpendRecorder:

@@ -99,12 +99,11 @@ class BudgetDeleteRequest(BaseModel):
     id: str = Field(min_length=1)
 
 
-class BudgetPublic(BaseModel):
-    """A budget row as LiteLLM shows it (LiteLLM_BudgetTable)."""
+class LimitsPublic(BaseModel):
+    """The budget and rate-limit fields budgets, users and teams show alike (the tables' `_Limits`)."""
 
     model_config = ConfigDict(from_attributes=True)
 
-    budget_id: str
     max_budget: MoneyOut | None = None
     soft_budget: MoneyOut | None = None
     budget_duration: str | None = None
@@ -113,6 +112,12 @@ class BudgetPublic(BaseModel):
     rpm_limit: int | None = None
     max_parallel_requests: int | None = None
     model_max_budget: dict[str, Any] = Field(default_factory=dict)
+
+
+class BudgetPublic(LimitsPublic):
+    """A budget row as LiteLLM shows it (LiteLLM_BudgetTable)."""
+
+    budget_id: str
     created_at: datetime | None = None
     created_by: str | None = None
     updated_at: datetime | None = None

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from sluicegate.gateway.db.models import Budget, Team, TeamMembership
-from sluicegate.gateway.manage.schemas.budgets import BudgetPublic, Count, LimitFields, MoneyIn, MoneyOut
+from sluicegate.gateway.manage.schemas.budgets import BudgetPublic, Count, LimitFields, LimitsPublic, MoneyIn, MoneyOut
 from sluicegate.gateway.manage.schemas.users import KeyOverview, UserPublic
 
 
@@ -98,7 +98,7 @@ class MemberWithRole(BaseModel):
     role: str
 
 
-class TeamPublic(BaseModel):
+class TeamPublic(LimitsPublic):
     """A team as LiteLLM shows it (LiteLLM_TeamTable)."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -115,14 +115,6 @@ class TeamPublic(BaseModel):
     model_tpm_limit: dict[str, Any] = Field(default_factory=dict)
     spend: MoneyOut
     model_spend: dict[str, Any] = Field(default_factory=dict)
-    max_budget: MoneyOut | None = None
-    soft_budget: MoneyOut | None = None
-    budget_duration: str | None = None
-    budget_reset_at: datetime | None = None
-    tpm_limit: int | None = None
-    rpm_limit: int | None = None
-    max_parallel_requests: int | None = None
-    model_max_budget: dict[str, Any] = Field(default_factory=dict)
     blocked: bool = False
     guardrails: list[str] = Field(default_factory=list)
     team_member_permissions: list[str] = Field(default_factory=list)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from sluicegate.gateway.manage.schemas.budgets import LimitFields, MoneyIn, MoneyOut
+from sluicegate.gateway.manage.schemas.budgets import LimitFields, LimitsPublic, MoneyIn, MoneyOut
 
 UserRole = Literal["proxy_admin", "proxy_admin_viewer", "org_admin", "internal_user", "internal_user_viewer"]
 
@@ -57,7 +57,7 @@ class UserDeleteRequest(BaseModel):
     user_ids: list[str] = Field(min_length=1)
 
 
-class UserPublic(BaseModel):
+class UserPublic(LimitsPublic):
     """A user as LiteLLM shows it (LiteLLM_UserTable); `teams` comes from the user's memberships."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -72,14 +72,6 @@ class UserPublic(BaseModel):
     models: list[str] = Field(default_factory=list)
     spend: MoneyOut
     model_spend: dict[str, Any] = Field(default_factory=dict)
-    max_budget: MoneyOut | None = None
-    soft_budget: MoneyOut | None = None
-    budget_duration: str | None = None
-    budget_reset_at: datetime | None = None
-    tpm_limit: int | None = None
-    rpm_limit: int | None = None
-    max_parallel_requests: int | None = None
-    model_max_budget: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict, validation_alias=AliasChoices("metadata_", "metadata"))
     created_at: datetime | None = None
     updated_at: datetime | None = None
