@@ -191,6 +191,30 @@ def test_spend_reaches_the_database_once_per_request_exactly(client: TestClient,
     assert end_user.spend == next(r.spend for r in rows if r.end_user == "end-user-7")
 
 
+def test_spend_rows_carry_the_requests_and_the_keys_tags(client: TestClient, database_url: str) -> None:
+    add_rows(database_url, new_key("sk-tagged", tags=["team-search", "prod"]))
+    bodies = [{**CHAT, "tags": ["job-7", "prod"]}, {**CHAT, "metadata": {"tags": ["nightly"]}}, CHAT,
+              {**CHAT, "tags": "not-a-list"}]
+    assert [chat(client, "sk-tagged", body).status_code for body in bodies] == [200, 200, 200, 200]
+    client.portal.call(state_of(client).spend.flush)  # type: ignore[union-attr]
+
+    async def read() -> list[list[str]]:
+        engine = create_engine(database_url)
+        try:
+            async with create_session_factory(engine)() as session:
+                rows = (await session.scalars(select(SpendLog).order_by(SpendLog.start_time))).all()
+                return [list(r.request_tags) for r in rows]
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(read()) == [["job-7", "prod", "team-search"], ["nightly", "team-search", "prod"],
+                                   ["team-search", "prod"], ["team-search", "prod"]]
+    report = client.get("/tag/daily/activity", params={"start_date": "2000-01-01", "end_date": "2100-01-01"},
+                        headers={"authorization": f"Bearer {MASTER_KEY}"})
+    assert report.status_code == 200, report.text
+    assert report.json()["metadata"]["total_api_requests"] == 10  # one per tag of each request
+
+
 def test_end_users_have_budgets_and_can_be_blocked(client: TestClient, database_url: str) -> None:
     add_rows(database_url, Budget(budget_id="b-tiny", max_budget=Decimal("0.000001")),
              EndUser(user_id="customer-1", budget_id="b-tiny"), EndUser(user_id="customer-2", blocked=True),

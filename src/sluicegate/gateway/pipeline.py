@@ -203,9 +203,25 @@ async def admit(state: GatewayState, outcome: Outcome, principal: Principal, req
     outcome.principal = principal
     user = body.get("user")
     outcome.end_user = user if isinstance(user, str) and user else None
+    outcome.tags = spend_tags(body, principal)
     admitted = await state.enforcement.admit(principal, requested, body, body_bytes)
     outcome.admitted = admitted
     return admitted.model_group
+
+
+MAX_SPEND_TAGS = 32  # a client's tags are stored on its spend rows: a bounded number of bounded strings
+MAX_TAG_CHARS = 128
+
+
+def spend_tags(body: Mapping[str, Any], principal: Principal) -> tuple[str, ...]:
+    """The tags a spend record carries: the request's (`tags`, or `metadata.tags`), then the key's, each once."""
+    metadata = body.get("metadata")
+    requested = body.get("tags") or (metadata.get("tags") if isinstance(metadata, Mapping) else None)
+    if not isinstance(requested, list):
+        requested = []
+    key_tags = principal.access.tags if principal.access is not None else ()
+    tags = dict.fromkeys(t for t in (*requested, *key_tags) if isinstance(t, str) and 0 < len(t) <= MAX_TAG_CHARS)
+    return tuple(tags)[:MAX_SPEND_TAGS]
 
 
 async def end_request(state: GatewayState, outcome: Outcome) -> None:
