@@ -6,7 +6,8 @@ Creates a throwaway database next to the maintenance database (default postgresq
 migrates it, fills spend_logs with N rows over the last 30 days (one INSERT … SELECT generate_series) and
 daily_spend with the matching rows (one INSERT … SELECT … GROUP BY per entity type, the same fold as the
 DatabaseSink's), then times each report through manage/spend.py — the functions the endpoints call — as a proxy
-admin. Prints the median and worst of --runs timed calls after one warm-up. Drops the database at the end.
+admin, with its JSON body; daily activity also at its deepest page. Prints the median and worst of --runs timed
+calls after one warm-up, and the body's size. Drops the database at the end.
 
 Shape: 500 keys (key k belongs to user k % 200, team k % 20, organisation k % 5, tag k % 10), 1,000 end users
 (each on one key), 6 models over 3 providers, 2% failures.
@@ -16,14 +17,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 import asyncpg
+import orjson
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sluicegate.gateway.auth import MASTER
 from sluicegate.gateway.db.engine import create_engine, create_session_factory
 from sluicegate.gateway.db.migrate import upgrade
+from sluicegate.gateway.db.queries import spend as queries
 from sluicegate.gateway.db.tokens import hash_key
 from sluicegate.gateway.deps import Manage
 from sluicegate.gateway.manage import spend
@@ -129,20 +134,40 @@ async def vacuum(url: str) -> None:
 
 
 Call = Callable[[Manage], Awaitable[Any]]
+MONTH_DAYS = 30
 
 
-def scenarios() -> list[tuple[str, Call]]:
+def month() -> tuple[date, date]:
     today = datetime.now(UTC).date()
-    month = {"start_date": (today - timedelta(days=30)).isoformat(), "end_date": today.isoformat()}
-    one_day = (today - timedelta(days=3)).isoformat()
+    return today - timedelta(days=MONTH_DAYS), today
+
+
+async def last_pages(sessions: async_sessionmaker[AsyncSession], page_size: int) -> dict[str, int]:
+    """entity type → the last page of its month of every entity's activity (the deepest OFFSET a client asks)."""
+    start, end = month()
+    async with sessions() as session:
+        counts = {entity_type: (await queries.daily_page(session, queries.ActivityFilter(entity_type, start, end),
+                                                         offset=0, limit=1))[0]
+                  for entity_type in ("user", "end_user")}
+    return {entity_type: max(1, math.ceil(count / page_size)) for entity_type, count in counts.items()}
+
+
+def scenarios(last: dict[int, dict[str, int]]) -> list[tuple[str, Call]]:
+    start, end = (day.isoformat() for day in month())
+    one_day = (datetime.now(UTC).date() - timedelta(days=3)).isoformat()
     key = hash_key("sk-bench-42")
 
     def logs(page: int = 1, **filters: str) -> Call:
         return lambda m: spend.log_page(m, spend.LogQuery(**filters), page=page, page_size=50)
 
-    def activity(entity_type: str, ids: list[str] | None = None, **extra: str) -> Call:
-        query = spend.ActivityQuery(entity_type, ids, month["start_date"], month["end_date"], **extra)
-        return lambda m: spend.activity(m, query, page=1, page_size=50)
+    def activity(entity_type: str, ids: list[str] | None = None, page: int = 1, page_size: int = 50,
+                 **extra: str) -> Call:
+        query = spend.ActivityQuery(entity_type, ids, start, end, **extra)
+        return lambda m: spend.activity(m, query, page=page, page_size=page_size)
+
+    def deepest(entity_type: str, page_size: int) -> tuple[str, Call]:
+        page = last[page_size][entity_type]
+        return (f"  last page ({page:,}) of {page_size:,} rows", activity(entity_type, page=page, page_size=page_size))
 
     return [
         ("/spend/logs/v2 page 1, no filter (count of all)", logs()),
@@ -153,7 +178,10 @@ def scenarios() -> list[tuple[str, Call]]:
         ("/spend/logs/v2 one day", logs(start_date=one_day, end_date=one_day)),
         ("/spend/logs/v2 user_id + one day", logs(user_id="user-7", start_date=one_day, end_date=one_day)),
         ("/spend/logs/v2 request_id", logs(request_id="req-123456")),
-        ("/user/daily/activity every user, 30 days", activity("user")),
+        ("/user/daily/activity every user, 30 days, page 1", activity("user")),
+        ("  page 1 of 1,000 rows (the largest page)", activity("user", page_size=1000)),
+        deepest("user", 50),
+        deepest("user", 1000),
         ("/user/daily/activity one user, 30 days", activity("user", ["user-7"])),
         ("/user/daily/activity one user, model filter", activity("user", ["user-7"], model="gpt-4o")),
         ("/team/daily/activity every team, 30 days", activity("team")),
@@ -162,6 +190,8 @@ def scenarios() -> list[tuple[str, Call]]:
         ("/tag/daily/activity every tag", activity("tag")),
         ("/customer/daily/activity one customer", activity("end_user", ["cust-42"])),
         ("/customer/daily/activity every customer", activity("end_user")),
+        deepest("end_user", 50),
+        deepest("end_user", 1000),
         ("/global/spend", spend.global_total),
         ("/global/spend/keys top 10", lambda m: spend.top_keys(m, limit=10)),
         ("/global/spend/models top 10", lambda m: spend.top_models(m, limit=10)),
@@ -169,18 +199,28 @@ def scenarios() -> list[tuple[str, Call]]:
     ]
 
 
+def to_json(answer: Any) -> bytes:
+    """The answer's JSON body, as the route sends it (the reports are plain dicts; the rest pydantic models)."""
+    if isinstance(answer, BaseModel):
+        return answer.model_dump_json().encode()
+    if isinstance(answer, list):
+        return orjson.dumps([item.model_dump(mode="json") for item in answer])
+    return orjson.dumps(answer)
+
+
 async def measure(sessions: async_sessionmaker[AsyncSession], runs: int) -> None:
-    print(f"\n{'report':52} {'median ms':>10} {'worst ms':>10}")
-    for name, call in scenarios():
+    last = {page_size: await last_pages(sessions, page_size) for page_size in (50, 1000)}
+    print(f"\n{'report (answer and its JSON)':52} {'median ms':>10} {'worst ms':>10} {'KB':>8}")
+    for name, call in scenarios(last):
         times = []
         for run in range(runs + 1):
             async with sessions() as session:
-                manage = Manage(caller=MASTER, session=session, principals=cast(Any, None))
+                manage = Manage(caller=MASTER, session=session, db=cast(Any, None))  # read-only: no cache to drop
                 started = time.perf_counter()
-                await call(manage)
+                body = to_json(await call(manage))
                 if run:  # the first call warms caches and the statement cache: not counted
                     times.append((time.perf_counter() - started) * 1000)
-        print(f"{name:52} {statistics.median(times):10.1f} {max(times):10.1f}")
+        print(f"{name:52} {statistics.median(times):10.1f} {max(times):10.1f} {len(body) / 1000:8.1f}")
 
 
 async def main() -> None:

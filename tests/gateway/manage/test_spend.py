@@ -145,12 +145,12 @@ def test_user_daily_activity(client: TestClient) -> None:
                                                         "end_date": TODAY.isoformat()}).json()
 
     SpendAnalyticsPaginatedResponse.model_validate(answer)  # the documented shape, field for field
-    assert [day["date"] for day in answer["results"]] == [d.isoformat() for d in DAYS]
+    assert [day["date"] for day in answer["results"]] == [d.isoformat() for d in reversed(DAYS)]  # newest first
     meta = answer["metadata"]
     assert meta["total_spend"] == total(RECORDS)
     assert (meta["total_api_requests"], meta["total_tokens"], meta["total_prompt_tokens"]) == (20, 300, 200)
     assert (meta["page"], meta["total_pages"], meta["has_more"]) == (1, 1, False)
-    first = answer["results"][0]
+    first = answer["results"][1]
     on_day = [r for r in RECORDS if r.start_time.date() == DAYS[0]]
     assert first["metrics"]["spend"] == total(on_day)
     assert first["metrics"]["api_requests"] == first["metrics"]["successful_requests"] == len(on_day)
@@ -164,19 +164,61 @@ def test_user_daily_activity(client: TestClient) -> None:
     assert bob_key["metrics"]["spend"] == total([r for r in on_day if r.user_id == "bob"])
 
 
-def test_daily_activity_pages_by_day_with_totals_over_all_pages(client: TestClient) -> None:
-    params = {"start_date": DAYS[0].isoformat(), "end_date": DAYS[1].isoformat(), "page_size": 1}
-    first = client.get("/user/daily/activity", params=params).json()
-    second = client.get("/user/daily/activity", params={**params, "page": 2}).json()
+SPAN = {"start_date": DAYS[0].isoformat(), "end_date": DAYS[1].isoformat()}
 
-    assert [d["date"] for d in first["results"] + second["results"]] == [d.isoformat() for d in DAYS]
-    assert (first["metadata"]["has_more"], second["metadata"]["has_more"]) == (True, False)
-    assert first["metadata"]["total_pages"] == 2
-    assert first["metadata"]["total_spend"] == second["metadata"]["total_spend"] == total(RECORDS)
+
+def test_daily_activity_pages_daily_rows_newest_first(client: TestClient) -> None:
+    """8 daily rows (2 users × 2 days × 2 models), 3 a page: the newer day's 4 rows, then the older day's."""
+    pages = [client.get("/user/daily/activity", params={**SPAN, "page_size": 3, "page": p}).json()
+             for p in (1, 2, 3, 4)]
+
+    assert [(p["metadata"]["page"], p["metadata"]["total_pages"], p["metadata"]["has_more"]) for p in pages] == [
+        (1, 3, True), (2, 3, True), (3, 3, False), (4, 3, False)]
+    assert [[day["date"] for day in p["results"]] for p in pages] == [
+        [DAYS[1].isoformat()], [DAYS[1].isoformat(), DAYS[0].isoformat()], [DAYS[0].isoformat()], []]
+    # A page's figures are its rows' (as LiteLLM's): the pages add up to the range, a split day to the whole day.
+    assert sum(p["metadata"]["total_api_requests"] for p in pages) == 20
+    assert sum(p["metadata"]["total_spend"] for p in pages) == pytest.approx(total(RECORDS))
+    for day in DAYS:
+        parts = [d for p in pages for d in p["results"] if d["date"] == day.isoformat()]
+        assert sum(d["metrics"]["spend"] for d in parts) == pytest.approx(
+            total([r for r in RECORDS if r.start_time.date() == day]))
+        assert sum(d["metrics"]["api_requests"] for d in parts) == 10
+
+
+def test_a_daily_activity_page_reads_only_its_rows(client: TestClient) -> None:
+    answer = client.get("/team/daily/activity", params={**SPAN, "page_size": 1, "page": 5}).json()
+
+    assert (answer["metadata"]["total_pages"], answer["metadata"]["has_more"]) == (8, True)
+    [day] = answer["results"]  # one daily row: one day, and one entry in every breakdown
+    assert day["date"] == DAYS[0].isoformat()
+    assert [len(day["breakdown"][field]) for field in ("models", "model_groups", "providers", "api_keys",
+                                                       "entities")] == [1, 1, 1, 1, 1]
+    [entry] = day["breakdown"]["entities"].values()
+    assert entry["metrics"] == day["metrics"]
+    assert entry["metadata"]["team_alias"] in ("Red", "Blue")
+
+
+@pytest.mark.parametrize("params", [{"page": 0}, {"page": -1}, {"page": "two"}, {"page_size": 0},
+                                    {"page_size": 1001}, {"page_size": "all"}])
+def test_daily_activity_page_bounds(client: TestClient, params: dict[str, object]) -> None:
+    assert client.get("/user/daily/activity", params={**SPAN, **params}).status_code == 422
+    assert client.get("/tag/daily/activity", params={**SPAN, **params}).status_code == 422
+
+
+def test_daily_activity_far_pages_are_empty(client: TestClient) -> None:
+    default = client.get("/user/daily/activity", params=SPAN).json()
+    largest = client.get("/user/daily/activity", params={**SPAN, "page_size": 1000}).json()
+    far = client.get("/user/daily/activity", params={**SPAN, "page": 10**12}).json()
+
+    assert default == largest  # 8 rows fit LiteLLM's default page of 50
+    assert far["results"] == []
+    assert (far["metadata"]["page"], far["metadata"]["total_pages"], far["metadata"]["has_more"]) == (10**12, 1, False)
+    assert far["metadata"]["total_spend"] == 0
 
 
 def test_daily_activity_filters(client: TestClient) -> None:
-    span = {"start_date": DAYS[0].isoformat(), "end_date": DAYS[1].isoformat()}
+    span = SPAN
     by_model = client.get("/user/daily/activity", params={**span, "model": "anthropic/claude"}).json()
     assert by_model["metadata"]["total_spend"] == total([r for r in RECORDS if r.model == "anthropic/claude"])
     by_key = client.get("/user/daily/activity", params={**span, "api_key": BOB_KEY}).json()

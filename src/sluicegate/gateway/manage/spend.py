@@ -16,7 +16,7 @@ from typing import Any
 
 from sluicegate.errors import BadRequestError, PermissionDeniedError
 from sluicegate.gateway.db.queries import spend as queries
-from sluicegate.gateway.db.queries.spend import ActivityFilter, LogFilter, Usage
+from sluicegate.gateway.db.queries.spend import ActivityFilter, DailyRow, LogFilter
 from sluicegate.gateway.db.tokens import hash_key, is_key_hash
 from sluicegate.gateway.deps import Manage
 from sluicegate.gateway.manage.access import is_org_admin, not_found, require_reader, team_role, teams_of
@@ -130,11 +130,14 @@ class ActivityQuery:
 
 
 async def activity(manage: Manage, query: ActivityQuery, *, page: int, page_size: int) -> dict[str, Any]:
-    """Daily metrics with breakdowns by model, model group, provider, key and entity; `page_size` days per page.
+    """Daily metrics with breakdowns by model, model group, provider, key and entity, in LiteLLM's pages.
 
-    The metadata's totals cover every page; days without activity are left out. Returned as plain JSON-ready
-    dicts in the shape of SpendAnalyticsPaginatedResponse: a month of every user's activity has tens of
-    thousands of breakdown entries, too many to validate one model at a time.
+    A page is `page_size` daily rows (one per entity, day, key, model, model group and provider), newest day
+    first, folded into per-day entries; its metrics and the metadata's totals sum that page's rows only, so
+    summing pages (as LiteLLM's dashboard does) gives the range's totals, and a day may continue on the next page.
+    The work per page is one count and one page of rows, however many entities there are. Returned as plain
+    JSON-ready dicts in the shape of SpendAnalyticsPaginatedResponse (validating each entry would cost more
+    than building it).
     """
     start, end = _day(query.start_date, "start_date"), _day(query.end_date, "end_date")
     if start > end:
@@ -143,65 +146,98 @@ async def activity(manage: Manage, query: ActivityQuery, *, page: int, page_size
     where = ActivityFilter(entity_type=query.entity_type, start=start, end=end,
                            entity_ids=await _visible_entities(manage, query.entity_type, query.entity_ids),
                            exclude_ids=query.exclude_ids, model=query.model, api_key=api_key)
-    rows = await queries.daily_activity(manage.session, where)
-    days = sorted(((day, usage) for day, dimension, _, usage in rows if dimension is None), key=lambda d: d[0])
-    total = Usage()
-    for _, usage in days:
-        total.add(usage)
-    total_pages = max(1, math.ceil(len(days) / page_size))
-    shown = days[(page - 1) * page_size:page * page_size]
-    return {"results": await _results(manage, where.entity_type, shown, rows),
-            "metadata": _metadata(total, page=page, total_pages=total_pages)}
+    total_rows, rows = await queries.daily_page(manage.session, where, offset=(page - 1) * page_size,
+                                                limit=page_size)
+    days, page_total = _fold(rows)
+    await _label(manage, where.entity_type, days)
+    total_pages = max(1, math.ceil(total_rows / page_size))
+    return {"results": [{"date": day.isoformat(), "metrics": _metrics(counters), "breakdown": breakdown}
+                        for day, (counters, breakdown) in days.items()],
+            "metadata": _metadata(page_total, page=page, total_pages=total_pages)}
 
 
-_BREAKDOWN_FIELDS = {"model": "models", "model_group": "model_groups", "custom_llm_provider": "providers",
-                     "api_key": "api_keys", "entity_id": "entities"}
+# Running sums of a set of daily rows, in DailyRow's order from spend on: spend, prompt, completion, cache read,
+# cache creation, requests, successes, failures. A list, not an object: a page folds each row into six of them.
+Counters = list[Any]
+Day = tuple[Counters, dict[str, Any]]  # a day's counters; its breakdown, field → value → counters (→ entry)
+_BREAKDOWNS = (("models", "model"), ("model_groups", "model_group"), ("providers", "custom_llm_provider"),
+               ("api_keys", "api_key"), ("entities", "entity_id"))
 
 
-async def _results(manage: Manage, entity_type: str, days: list[tuple[date, Usage]],
-                   rows: list[tuple[date, str | None, str, Usage]]) -> list[dict[str, Any]]:
-    results: dict[date, dict[str, Any]] = {
-        day: {"date": day.isoformat(), "metrics": _metrics(usage),
-              "breakdown": {"models": {}, "model_groups": {}, "mcp_servers": {}, "providers": {}, "api_keys": {},
-                            "entities": {}}}
-        for day, usage in days}
-    for day, dimension, value, usage in rows:
-        entry = results.get(day)
-        if entry is not None and dimension is not None and value:
-            entry["breakdown"][_BREAKDOWN_FIELDS[dimension]][value] = {"metrics": _metrics(usage), "metadata": {}}
-    breakdowns = [entry["breakdown"] for entry in results.values()]
+def _fold(rows: list[DailyRow]) -> tuple[dict[date, Day], Counters]:
+    """Each day's counters and breakdown, in the rows' order (newest first); and the counters of all the rows."""
+    days: dict[date, Day] = {}
+    total = _zero()
+    for row in rows:
+        day = days.get(row.date)
+        if day is None:
+            day = days[row.date] = (_zero(), {"models": {}, "model_groups": {}, "mcp_servers": {}, "providers": {},
+                                              "api_keys": {}, "entities": {}})
+        _add(total, row)
+        _add(day[0], row)
+        breakdown = day[1]
+        for field, dimension in _BREAKDOWNS:
+            value = getattr(row, dimension)
+            if value:  # '' stands for none (the columns are NOT NULL) and gets no entry
+                entries = breakdown[field]
+                counters = entries.get(value)
+                if counters is None:
+                    counters = entries[value] = _zero()
+                _add(counters, row)
+    return days, total
+
+
+def _zero() -> Counters:
+    return [Decimal(0), 0, 0, 0, 0, 0, 0, 0]
+
+
+def _add(counters: Counters, row: DailyRow) -> None:
+    counters[0] += row.spend
+    counters[1] += row.prompt_tokens
+    counters[2] += row.completion_tokens
+    counters[3] += row.cache_read_input_tokens
+    counters[4] += row.cache_creation_input_tokens
+    counters[5] += row.api_requests
+    counters[6] += row.successful_requests
+    counters[7] += row.failed_requests
+
+
+async def _label(manage: Manage, entity_type: str, days: dict[date, Day]) -> None:
+    """Turn each breakdown entry's counters into LiteLLM's {"metrics", "metadata"}: keys get their alias and team,
+    teams and organisations their alias (looked up for this page's keys and entities only)."""
+    breakdowns = [breakdown for _, breakdown in days.values()]
     labels = await queries.key_labels(manage.session, sorted({k for b in breakdowns for k in b["api_keys"]}))
     aliases = await queries.entity_aliases(manage.session, entity_type,
                                            sorted({e for b in breakdowns for e in b["entities"]}))
     alias_field = "team_alias" if entity_type == "team" else "organization_alias"
     for breakdown in breakdowns:
-        for key, entry in breakdown["api_keys"].items():
-            alias, team_id = labels.get(key, (None, None))
-            entry["metadata"] = {"key_alias": alias, "team_id": team_id}
-        if aliases:
-            for ident, entry in breakdown["entities"].items():
-                entry["metadata"] = {alias_field: aliases.get(ident)}
-    return list(results.values())
+        for field, entries in breakdown.items():
+            for value, counters in entries.items():
+                if field == "api_keys":
+                    alias, team_id = labels.get(value, (None, None))
+                    metadata: dict[str, Any] = {"key_alias": alias, "team_id": team_id}
+                elif field == "entities" and aliases:
+                    metadata = {alias_field: aliases.get(value)}
+                else:
+                    metadata = {}
+                entries[value] = {"metrics": _metrics(counters), "metadata": metadata}
 
 
-def _metrics(usage: Usage) -> dict[str, Any]:
+def _metrics(counters: Counters) -> dict[str, Any]:
     """LiteLLM's SpendMetrics; spend as a JSON number, as LiteLLM sends it."""
-    return {"spend": float(usage.spend), "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens, "cache_read_input_tokens": usage.cache_read_input_tokens,
-            "cache_creation_input_tokens": usage.cache_creation_input_tokens,
-            "total_tokens": usage.prompt_tokens + usage.completion_tokens,
-            "successful_requests": usage.successful_requests, "failed_requests": usage.failed_requests,
-            "api_requests": usage.api_requests}
+    spend, prompt, completion, cache_read, cache_creation, requests, successes, failures = counters
+    return {"spend": float(spend), "prompt_tokens": prompt, "completion_tokens": completion,
+            "cache_read_input_tokens": cache_read, "cache_creation_input_tokens": cache_creation,
+            "total_tokens": prompt + completion, "successful_requests": successes, "failed_requests": failures,
+            "api_requests": requests}
 
 
-def _metadata(total: Usage, *, page: int, total_pages: int) -> dict[str, Any]:
-    return {"total_spend": float(total.spend), "total_prompt_tokens": total.prompt_tokens,
-            "total_completion_tokens": total.completion_tokens,
-            "total_tokens": total.prompt_tokens + total.completion_tokens,
-            "total_api_requests": total.api_requests, "total_successful_requests": total.successful_requests,
-            "total_failed_requests": total.failed_requests,
-            "total_cache_read_input_tokens": total.cache_read_input_tokens,
-            "total_cache_creation_input_tokens": total.cache_creation_input_tokens,
+def _metadata(total: Counters, *, page: int, total_pages: int) -> dict[str, Any]:
+    spend, prompt, completion, cache_read, cache_creation, requests, successes, failures = total
+    return {"total_spend": float(spend), "total_prompt_tokens": prompt, "total_completion_tokens": completion,
+            "total_tokens": prompt + completion, "total_api_requests": requests,
+            "total_successful_requests": successes, "total_failed_requests": failures,
+            "total_cache_read_input_tokens": cache_read, "total_cache_creation_input_tokens": cache_creation,
             "page": page, "total_pages": total_pages, "has_more": page < total_pages}
 
 

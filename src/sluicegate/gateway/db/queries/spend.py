@@ -1,20 +1,20 @@
 """Reading spend: pages of the spend log, daily activity from `daily_spend`, and the top-N views of /global/spend.
 
-Every query is bounded (a page, a LIMIT, or one row per day and dimension) and served by an index of
-db/models.py: spend_logs (start_time, request_id) and (user_id | team_id | api_key, start_time); daily_spend's
-unique (entity_type, entity_id, date, …) and (date). Access control is not here: callers pass the filters
+Every query is bounded (a page, a LIMIT, or one row per day and entity) and served by an index of db/models.py:
+spend_logs (start_time, request_id) and (user_id | team_id | api_key, start_time); daily_spend's unique
+(entity_type, entity_id, date, …) and (date). Access control is not here: callers pass the filters
 manage/spend.py decided on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, ColumnElement, Select, and_, cast, func, select, text, tuple_
+from sqlalchemy import ColumnElement, Select, and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sluicegate.gateway.db.models import DailySpend, Organization, SpendLog, Team, VirtualKey
@@ -60,34 +60,26 @@ async def count_spend_logs(session: AsyncSession, where: LogFilter) -> int:
     return int(await session.scalar(query) or 0)
 
 
-@dataclass(slots=True)
-class Usage:
-    """Summed daily_spend counters (LiteLLM's SpendMetrics, less total_tokens, which is prompt + completion)."""
+class DailyRow(NamedTuple):
+    """One daily_spend row as the activity reports read it: its day, dimensions and counters."""
 
-    spend: Decimal = Decimal(0)
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    api_requests: int = 0
-    successful_requests: int = 0
-    failed_requests: int = 0
-
-    def add(self, other: Usage) -> None:
-        for name in _USAGE_FIELDS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-_USAGE_FIELDS = tuple(f.name for f in fields(Usage))
-# SUM of a BIGINT is a NUMERIC in PostgreSQL: cast back, or the driver builds a Decimal for every count.
-_USAGE_SUMS = (money_sum(DailySpend.spend), *(cast(func.coalesce(func.sum(getattr(DailySpend, name)), 0), BigInteger)
-                                              for name in _USAGE_FIELDS[1:]))
+    date: date
+    entity_id: str
+    api_key: str
+    model: str
+    model_group: str
+    custom_llm_provider: str
+    spend: Decimal
+    prompt_tokens: int
+    completion_tokens: int
+    cache_read_input_tokens: int
+    cache_creation_input_tokens: int
+    api_requests: int
+    successful_requests: int
+    failed_requests: int
 
 
-def _usage(values: Sequence[Any]) -> Usage:
-    spend, prompt, completion, cache_read, cache_creation, requests, successes, failures = values
-    return Usage(spend or Decimal(0), int(prompt), int(completion), int(cache_read), int(cache_creation),
-                 int(requests), int(successes), int(failures))
+_DAILY_COLUMNS = tuple(getattr(DailySpend, name) for name in DailyRow._fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,34 +109,26 @@ def _activity(query: Select[*tuple[Any, ...]], where: ActivityFilter) -> Select[
     return query
 
 
-BREAKDOWN_DIMENSIONS = ("model", "model_group", "custom_llm_provider", "api_key", "entity_id")
+async def daily_page(session: AsyncSession, where: ActivityFilter, *, offset: int,
+                     limit: int) -> tuple[int, list[DailyRow]]:
+    """How many daily rows match, and one page of them: newest day first, then by id (so pages never overlap),
+    as LiteLLM pages its daily tables.
 
-
-async def daily_activity(session: AsyncSession, where: ActivityFilter) -> list[tuple[date, str | None, str, Usage]]:
-    """Summed usage per day, and per day and value of each BREAKDOWN_DIMENSION: (day, dimension, value, usage),
-    where dimension None is the day's total. At most (1 + distinct values) rows per day of the range.
-
-    PostgreSQL reads the rows once (GROUPING SETS); SQLite, which has none, once per dimension.
+    The page's ids are chosen from (date, id) alone and only those rows are read whole, so a deep page sorts
+    narrow pairs rather than every matching row. Nothing is read past the last row.
     """
-    columns = [getattr(DailySpend, d) for d in BREAKDOWN_DIMENSIONS]
     if session.get_bind().dialect.name == "postgresql":
-        # Tens of thousands of groups (every key × day of a month) would spill to disk at the default 4 MB.
-        await session.execute(text("SET LOCAL work_mem = '32MB'"))
-        sets = [tuple_(DailySpend.date)] + [tuple_(DailySpend.date, c) for c in columns]
-        query = _activity(select(DailySpend.date, *columns, *_USAGE_SUMS), where).group_by(func.grouping_sets(*sets))
-        rows = []
-        for row in await session.execute(query):
-            # Dimensions are NOT NULL, so the one non-NULL among them names the grouping set (none: the day).
-            found = next(((d, v) for d, v in zip(BREAKDOWN_DIMENSIONS, row[1:6], strict=True) if v is not None),
-                         (None, ""))
-            rows.append((row[0], found[0], found[1], _usage(row[6:])))
-        return rows
-    totals = _activity(select(DailySpend.date, *_USAGE_SUMS), where).group_by(DailySpend.date)
-    rows = [(row[0], None, "", _usage(row[1:])) for row in await session.execute(totals)]
-    for dimension, column in zip(BREAKDOWN_DIMENSIONS, columns, strict=True):
-        query = _activity(select(DailySpend.date, column, *_USAGE_SUMS), where).group_by(DailySpend.date, column)
-        rows.extend((row[0], dimension, row[1], _usage(row[2:])) for row in await session.execute(query))
-    return rows
+        # asyncpg prepares statements; after five runs PostgreSQL may switch to a generic plan, which cannot see
+        # that a month of one entity type is a seventh of the month's rows and reads them all (4-7× slower).
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    total = int(await session.scalar(_activity(select(func.count()).select_from(DailySpend), where)) or 0)
+    if offset >= total:
+        return total, []
+    page = (_activity(select(DailySpend.id), where)
+            .order_by(DailySpend.date.desc(), DailySpend.id).offset(offset).limit(limit))
+    query = (select(*_DAILY_COLUMNS).where(DailySpend.id.in_(page.scalar_subquery()))
+             .order_by(DailySpend.date.desc(), DailySpend.id))
+    return total, [DailyRow(*row) for row in await session.execute(query)]
 
 
 async def key_labels(session: AsyncSession, api_keys: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:

@@ -116,7 +116,7 @@ class DailySpendData(BaseModel):
 
 
 class DailySpendMetadata(BaseModel):
-    """Totals over the whole date range (every page), and where this page is."""
+    """Totals of this page's daily rows (as LiteLLM's: sum the pages for the range), and where this page is."""
 
     total_spend: USD = Decimal(0)
     total_prompt_tokens: int = 0
@@ -133,7 +133,7 @@ class DailySpendMetadata(BaseModel):
 
 
 class SpendAnalyticsPaginatedResponse(BaseModel):
-    """The daily-activity reports: one entry per day with activity (ascending), `page_size` days per page.
+    """The daily-activity reports: `page_size` daily rows per page, folded into one entry per day (newest first).
 
     Documents the shape; manage/spend.py builds it as plain dicts (see `activity` there for why)."""
 

@@ -24,7 +24,8 @@ router = APIRouter(tags=["spend"])
 
 Page = Annotated[int, Query(ge=1)]
 Optional = Annotated[str | None, Query()]
-DayPage = Annotated[int, Query(ge=1, le=1000, description="days per page")]
+# LiteLLM's bounds and default: daily rows (entity × day × key × model …) per page, not days
+DailyRowsPage = Annotated[int, Query(ge=1, le=1000, description="daily rows per page")]
 TopN = Annotated[int, Query(ge=1, le=1000)]
 
 
@@ -61,7 +62,7 @@ async def spend_logs(manage: ManageDep, api_key: Optional = None, user_id: Optio
 @router.get("/user/daily/activity", response_model=SpendAnalyticsPaginatedResponse)
 async def user_daily_activity(manage: ManageDep, start_date: Optional = None, end_date: Optional = None,
                               model: Optional = None, api_key: Optional = None, user_id: Optional = None,
-                              page: Page = 1, page_size: DayPage = 50) -> Response:
+                              page: Page = 1, page_size: DailyRowsPage = 50) -> Response:
     query = spend.ActivityQuery("user", [user_id] if user_id else None, start_date, end_date, model, api_key)
     return _json(await spend.activity(manage, query, page=page, page_size=page_size))
 
@@ -70,7 +71,7 @@ async def user_daily_activity(manage: ManageDep, start_date: Optional = None, en
 async def team_daily_activity(manage: ManageDep, start_date: Optional = None, end_date: Optional = None,
                               model: Optional = None, api_key: Optional = None, team_ids: Optional = None,
                               exclude_team_ids: Optional = None, page: Page = 1,
-                              page_size: DayPage = 50) -> Response:
+                              page_size: DailyRowsPage = 50) -> Response:
     query = spend.ActivityQuery("team", _ids(team_ids), start_date, end_date, model, api_key,
                                 _ids(exclude_team_ids) or ())
     return _json(await spend.activity(manage, query, page=page, page_size=page_size))
@@ -80,7 +81,7 @@ async def team_daily_activity(manage: ManageDep, start_date: Optional = None, en
 async def organization_daily_activity(manage: ManageDep, start_date: Optional = None, end_date: Optional = None,
                                       model: Optional = None, api_key: Optional = None,
                                       organization_ids: Optional = None, page: Page = 1,
-                                      page_size: DayPage = 50) -> Response:
+                                      page_size: DailyRowsPage = 50) -> Response:
     query = spend.ActivityQuery("organization", _ids(organization_ids), start_date, end_date, model, api_key)
     return _json(await spend.activity(manage, query, page=page, page_size=page_size))
 
@@ -88,7 +89,7 @@ async def organization_daily_activity(manage: ManageDep, start_date: Optional = 
 @router.get("/tag/daily/activity", response_model=SpendAnalyticsPaginatedResponse)
 async def tag_daily_activity(manage: ManageDep, start_date: Optional = None, end_date: Optional = None,
                              model: Optional = None, api_key: Optional = None, tags: Optional = None,
-                             page: Page = 1, page_size: DayPage = 50) -> Response:
+                             page: Page = 1, page_size: DailyRowsPage = 50) -> Response:
     query = spend.ActivityQuery("tag", _ids(tags), start_date, end_date, model, api_key)
     return _json(await spend.activity(manage, query, page=page, page_size=page_size))
 
@@ -96,7 +97,7 @@ async def tag_daily_activity(manage: ManageDep, start_date: Optional = None, end
 @router.get("/customer/daily/activity", response_model=SpendAnalyticsPaginatedResponse)
 async def customer_daily_activity(manage: ManageDep, start_date: Optional = None, end_date: Optional = None,
                                   model: Optional = None, api_key: Optional = None, end_user_ids: Optional = None,
-                                  page: Page = 1, page_size: DayPage = 50) -> Response:
+                                  page: Page = 1, page_size: DailyRowsPage = 50) -> Response:
     query = spend.ActivityQuery("end_user", _ids(end_user_ids), start_date, end_date, model, api_key)
     return _json(await spend.activity(manage, query, page=page, page_size=page_size))
 
