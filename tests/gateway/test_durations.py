@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sluicegate.gateway.durations import Duration, next_reset, parse_duration
+from sluicegate.gateway.durations import Duration, first_reset, next_reset, parse_duration
 
 START = datetime(2026, 1, 31, 9, 30, tzinfo=UTC)
 
@@ -37,3 +37,12 @@ def test_next_reset_counts_from_the_last_reset_without_drift() -> None:
     assert next_reset(Duration(30, "s"), long_down, previous=START) == long_down + timedelta(seconds=25)
     assert next_reset(Duration(1, "mo"), datetime(2026, 4, 1, tzinfo=UTC), previous=START) == datetime(
         2026, 4, 28, 9, 30, tzinfo=UTC)
+
+
+def test_a_first_window_is_counted_from_a_fixed_epoch_or_the_months_start() -> None:
+    now = datetime(2026, 11, 23, 17, 5, 30, tzinfo=UTC)
+    assert first_reset(parse_duration("1h"), now) == datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
+    assert first_reset(parse_duration("30s"), now) == datetime(2026, 11, 23, 17, 6, 0, tzinfo=UTC)
+    assert first_reset(parse_duration("1mo"), now) == datetime(2026, 12, 1, tzinfo=UTC)
+    # Asked again later in the same window: the same end, so every caller names the window alike.
+    assert first_reset(parse_duration("1h"), now + timedelta(minutes=50)) == datetime(2026, 11, 23, 18, 0, tzinfo=UTC)

@@ -21,10 +21,9 @@ from typing import Protocol
 
 from sluicegate.errors import BadRequestError, RateLimitError
 from sluicegate.gateway.access import Limits
-from sluicegate.gateway.durations import next_reset, parse_duration
+from sluicegate.gateway.durations import first_reset, next_reset, parse_duration
 
 WINDOW_S = 60  # rpm and tpm count per clock minute, as LiteLLM's limits do
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class BudgetExceededError(BadRequestError):
@@ -91,8 +90,7 @@ def budget_window(limits: Limits, now: datetime) -> tuple[str, Decimal]:
         return reset_at.isoformat(), limits.spend
     duration = parse_duration(limits.budget_duration)
     if reset_at is None:
-        anchor = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) if duration.unit == "mo" else EPOCH
-        return next_reset(duration, now, anchor).isoformat(), limits.spend
+        return first_reset(duration, now).isoformat(), limits.spend
     return next_reset(duration, now, reset_at).isoformat(), Decimal(0)
 
 

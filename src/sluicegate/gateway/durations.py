@@ -9,7 +9,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 _DURATION = re.compile(r"\s*(\d+)\s*(s|m|h|d|w|mo)\s*")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -53,3 +53,14 @@ def next_reset(duration: Duration, now: datetime, previous: datetime | None = No
     while boundary <= now:  # calendar months: at most a few steps per year missed
         boundary = duration.after(boundary)
     return boundary
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def first_reset(duration: Duration, now: datetime) -> datetime:
+    """When a budget with a duration but no reset time yet (imported, or written by hand) next resets: counted from
+    a fixed epoch (calendar months from the month's start), so the admission ledger and the database's reset job
+    name the same window before and after the job records it."""
+    anchor = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) if duration.unit == "mo" else EPOCH
+    return next_reset(duration, now, anchor)
