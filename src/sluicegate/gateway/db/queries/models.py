@@ -17,8 +17,12 @@ CatalogVersion = tuple[int, datetime | None]  # (rows, latest updated_at): chang
 _TICK = timedelta(microseconds=1)
 
 
-async def all_models(session: AsyncSession) -> list[ProxyModel]:
-    rows = await session.scalars(select(ProxyModel).order_by(ProxyModel.created_at, ProxyModel.model_id))
+async def all_models(session: AsyncSession, *, is_locking: bool = False) -> list[ProxyModel]:
+    """Every stored model, oldest first. `is_locking`: hold the rows until the transaction ends (PostgreSQL's
+    SELECT … FOR UPDATE; SQLite lets one writer at a time commit anyway), so two read-modify-writes of the same
+    rows cannot lose one another's change."""
+    query = select(ProxyModel).order_by(ProxyModel.created_at, ProxyModel.model_id)
+    rows = await session.scalars(query.with_for_update() if is_locking else query)
     return list(rows)
 
 
