@@ -69,8 +69,9 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         print(f"sluicegate: warning: {warning}", file=out)
     if args.workers > 1 and (counted := _per_process_limits(config)):
         print(f"sluicegate: --workers {args.workers} with {counted} needs counters every worker shares, or each "
-              "worker would allow the full limit on its own: set router_settings.redis_host (or redis_url) to a "
-              "Redis the workers share, or run one worker (--workers 1)", file=out)
+              "worker would allow the full limit on its own: set router_settings.redis_host (or redis_url, "
+              "litellm_settings.cache_params, REDIS_URL) to a Redis the workers share, or run one worker "
+              "(--workers 1)", file=out)
         return 2
     os.environ.update(config.environment)  # the config's environment_variables, for the providers to read
     host = args.host
@@ -91,11 +92,10 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
 
 def _per_process_limits(config: GatewayConfig) -> str | None:
     from sluicegate.gateway.routing import per_process_limits
+    from sluicegate.gateway.shared_redis import shared_redis
 
     found = per_process_limits(config)
-    shared = config.router_settings.get("redis_host") or config.router_settings.get("redis_url") or \
-        os.environ.get("REDIS_URL") or os.environ.get("REDIS_HOST")
-    if found is None and config.master_key is not None and not shared:
+    if found is None and config.master_key is not None and shared_redis(config) is None:
         # Virtual keys may carry budgets, rpm/tpm and parallel limits (gateway/admission.py).
         return "virtual keys (their budgets, rpm/tpm and max_parallel_requests limits are counted per request)"
     return found

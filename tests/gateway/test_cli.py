@@ -138,4 +138,4 @@ def test_workers_with_a_master_key_and_no_redis_refuse_to_start(tmp_path):
                              "--port", "1"], capture_output=True, text=True, timeout=30, env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert "--workers 2 with virtual keys" in result.stderr
-    assert "router_settings.redis_host (or redis_url)" in result.stderr
+    assert "router_settings.redis_host (or redis_url, litellm_settings.cache_params, REDIS_URL)" in result.stderr

@@ -264,14 +264,16 @@ def test_allow_unsupported_turns_each_into_an_ignored_warning() -> None:
         f"{path}:7: model_list[0].litellm_params.max_parallel_requests {ignored}",
         f"{path}:8: model_list[0].litellm_params.max_budget {ignored}",
         f"{path}:12: litellm_settings.cache {ignored}",
-        f"{path}:13: litellm_settings.cache_params {ignored}",
+        f"{path}:13: litellm_settings.max_budget {ignored}",
+        f"{path}:14: litellm_settings.budget_duration {ignored}",
+        f"{path}:15: litellm_settings.max_end_user_budget {ignored}",
         f"{path}:16: litellm_settings.success_callback {ignored}",
         f"{path}:19: router_settings.cache_responses {ignored}",
         f"{path}:20: router_settings.default_priority {ignored}",
         f"{path}:24: general_settings.alerting {ignored}",
         f"{path}:25: unknown key general_settings.foo (not a LiteLLM or sluicegate setting; ignored)",
     )
-    # What is ignored is gone from the result; an unset REDIS_PASSWORD under the ignored cache_params is no error.
+    # What is ignored is gone from the result.
     assert config.deployments[0].params == {"model": "openai/gpt-4o-mini", "api_key": "sk-x"}
     assert config.litellm_settings == {"drop_params": True}
     assert config.router_settings == {}
@@ -466,7 +468,7 @@ def test_ignored_keys_do_not_look_up_their_variables(tmp_path: Path) -> None:
           master_key: sk-1
           custom_auth: os.environ/CUSTOM_AUTH
         litellm_settings:
-          cache_params: {password: os.environ/REDIS_PASSWORD}
+          callback_settings: {otel: {token: os.environ/OTEL_TOKEN}}
         """)
     assert load_error(path, environ={}).startswith(
         f"{path}:3: general_settings.custom_auth is a LiteLLM setting that sluicegate does not implement yet")
@@ -474,7 +476,32 @@ def test_ignored_keys_do_not_look_up_their_variables(tmp_path: Path) -> None:
     assert (config.general_settings, config.database_url, len(config.warnings)) == ({"master_key": "sk-1"}, None, 2)
 
 
+def test_cache_params_name_the_shared_redis_and_are_checked(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        litellm_settings:
+          cache_params:
+            type: redis
+            host: os.environ/REDIS_HOST
+            port: "6380"
+            password: os.environ/REDIS_PASSWORD
+            ttl: 600
+        """)
+    config = load_config(path, environ={"REDIS_HOST": "cache.internal", "REDIS_PASSWORD": "hunter2"})
+    assert config.litellm_settings["cache_params"] == {"type": "redis", "host": "cache.internal", "port": 6380,
+                                                       "password": "hunter2", "ttl": 600}
+    bad_port = write(tmp_path, "litellm_settings:\n  cache_params:\n    type: redis\n    port: six\n")
+    assert load_error(bad_port, environ={}) == (
+        f"{bad_port}:2: litellm_settings.cache_params: port must be a whole number, 1 or more (got text)")
+
+
 def test_an_empty_api_key_loads_as_in_litellm(tmp_path: Path) -> None:
     path = write(tmp_path, 'model_list:\n  - model_name: local\n    litellm_params:\n'
                            '      model: openai/qwen\n      api_base: http://127.0.0.1:8000/v1\n      api_key: ""\n')
     assert load_config(path, environ={}).deployments[0].params["api_key"] == ""
+
+
+def test_access_groups_must_be_a_list_of_names(tmp_path: Path) -> None:
+    path = write(tmp_path, "model_list:\n  - model_name: a\n    litellm_params: {model: openai/a}\n"
+                           "    model_info: {access_groups: beta}\n")
+    assert load_error(path, environ={}) == (
+        f"{path}:4: model_list[0].model_info.access_groups: must be a list of names (got text)")

@@ -339,7 +339,7 @@ def test_workers_with_per_process_limits_and_no_redis_refuse_to_start(tmp_path):
                              "--port", str(free_port())], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "--workers 2 with routing_strategy usage-based-routing-v2" in result.stderr
-    assert "router_settings.redis_host (or redis_url)" in result.stderr
+    assert "router_settings.redis_host (or redis_url, litellm_settings.cache_params, REDIS_URL)" in result.stderr
     assert "--workers 1" in result.stderr
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 
 from sluicegate import __version__
 from sluicegate.gateway.admission import Ledger, MemoryLedger
+from sluicegate.gateway.change_feed import ChangeFeed
 from sluicegate.gateway.config import GatewayConfig, config_path_from_env, load_config
 from sluicegate.gateway.db.runtime import GatewayDatabase
 from sluicegate.gateway.deployments import ModelGroups
@@ -23,9 +25,9 @@ from sluicegate.gateway.redis_ledger import RedisLedger, ResilientLedger
 from sluicegate.gateway.router_view import cooldown_recorder
 from sluicegate.gateway.routes import anthropic, health, llm, metrics, models, router
 from sluicegate.gateway.routing import build_router
+from sluicegate.gateway.shared_redis import SharedRedis, shared_redis
 from sluicegate.gateway.spend.recorder import DEFAULT_JOURNAL_DIR, SpendRecorder
 from sluicegate.observability.metrics import GatewayMetrics
-from sluicegate.router.redis_state import redis_client
 from sluicegate.settings import Settings
 from sluicegate.transport import pool
 
@@ -53,21 +55,13 @@ def gateway_database(config: GatewayConfig) -> GatewayDatabase:
                            principal_ttl_s=float(general.get("user_api_key_cache_ttl", 60.0)))
 
 
-def admission_ledger(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> Ledger:
-    """Budgets and limits in the Redis the router shares (router_settings.redis_host/redis_url, else REDIS_URL
-    or REDIS_HOST/REDIS_PORT/REDIS_PASSWORD), so every instance counts the same; in memory without one."""
-    environ = os.environ if environ is None else environ
-    router = config.router_settings
-    url = router.get("redis_url") or (None if router.get("redis_host") else environ.get("REDIS_URL"))
-    host = router.get("redis_host") or environ.get("REDIS_HOST")
-    if not url and not host:
+def admission_ledger(redis: SharedRedis | None, client: Any) -> Ledger:
+    """Budgets and limits in the shared Redis (the router's client), so every instance counts the same; in
+    memory without one."""
+    if redis is None:
         return MemoryLedger()
-    port = router.get("redis_port") or environ.get("REDIS_PORT")
-    client = redis_client(url=url, host=None if url else host, port=int(port) if port else None,
-                          password=router.get("redis_password") or environ.get("REDIS_PASSWORD"),
-                          db=router.get("redis_db"))
-    namespace = router.get("redis_namespace")
-    return ResilientLedger(RedisLedger(client, f"{namespace}:ledger:" if namespace else "sluicegate:ledger:"))
+    prefix = f"{redis.namespace}:ledger:" if redis.namespace else "sluicegate:ledger:"
+    return ResilientLedger(RedisLedger(client, prefix))
 
 
 def create_app(config: GatewayConfig) -> HotPathApp:
@@ -77,18 +71,23 @@ def create_app(config: GatewayConfig) -> HotPathApp:
     general = config.general_settings
     spend = SpendRecorder(general.get("spend_journal_dir") or DEFAULT_JOURNAL_DIR, db,
                           flush_interval_s=float(general.get("proxy_batch_write_at", 1.0)))
+    redis = shared_redis(config)
+    redis_client = redis.client() if redis is not None else None  # one pool: router state and ledger alike
     state = GatewayState(
         groups=groups,
-        router=build_router(config, on_cooldown=cooldown_recorder(groups, gateway_metrics)),
+        router=build_router(config, on_cooldown=cooldown_recorder(groups, gateway_metrics), redis=redis_client),
         settings=gateway_settings(config),
         master_key=config.master_key,
         max_request_bytes=int(config.max_request_size_mb * 1_048_576),
         metrics=gateway_metrics,
-        enforcement=Enforcement(admission_ledger(config), config.deployments, end_users=db),
+        enforcement=Enforcement(admission_ledger(redis, redis_client), config.deployments, end_users=db),
         db=db,
         spend=spend,
     )
 
+    if redis_client is not None:  # management changes reach every instance's principal cache at once
+        prefix = f"{redis.namespace}:" if redis is not None and redis.namespace else ""
+        db.feed = ChangeFeed(redis_client, f"{prefix}sluicegate:principals-changed")
     management = LazyManagementApp(state)
 
     @asynccontextmanager
@@ -98,14 +97,20 @@ def create_app(config: GatewayConfig) -> HotPathApp:
         resets = asyncio.create_task(_reset_budgets(db), name="sluicegate-budget-resets")
         model_sync = asyncio.create_task(_sync_models(db, state, float(general.get("model_poll_interval_s", 10.0))),
                                          name="sluicegate-model-sync")
+        changes = asyncio.create_task(db.feed.listen(db.forget_principals), name="sluicegate-change-feed") \
+            if db.feed is not None else None
         try:
             yield
         finally:
             resets.cancel()
             model_sync.cancel()
+            if changes is not None:
+                changes.cancel()
             await pool.aclose()  # after the last request has drained
             await spend.aclose()  # every queued spend record stored (or left in the journal)
             await db.aclose()
+            if redis_client is not None:
+                await redis_client.aclose()
             app.state.metrics.close()
 
     app = Starlette(routes=[*llm.routes(), *anthropic.routes(), *models.routes(), *health.routes(),
@@ -123,7 +128,7 @@ async def _reset_budgets(db: GatewayDatabase) -> None:
     from sluicegate.gateway.budget_resets import run_budget_resets  # SQLAlchemy: after start-up, not before
 
     opened = await db.opened()
-    await run_budget_resets(opened.sessions, opened.principals.invalidate)
+    await run_budget_resets(opened.sessions, db.changed)
 
 
 async def _sync_models(db: GatewayDatabase, state: GatewayState, interval_s: float) -> None:

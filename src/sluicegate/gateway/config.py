@@ -281,6 +281,24 @@ def _mapping(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
+def _cache_params(value: Any) -> dict[str, Any]:
+    """LiteLLM's cache_params; sluicegate reads the Redis connection of `type: redis` (the response cache itself,
+    `cache: true`, is a key of its own). The connection fields are checked here, the rest kept as given."""
+    params = _mapping(value)
+    kind = params.get("type")
+    if kind is not None and not isinstance(kind, str):
+        raise _Invalid(f"type must be a cache type such as redis (got {_kind(kind)})")
+    if kind == "redis":
+        for name, check in (("host", _text), ("url", _text), ("port", _whole(1)), ("password", _string),
+                            ("db", _count)):
+            if params.get(name) is not None:
+                try:
+                    params[name] = check(params[name])
+                except _Invalid as error:
+                    raise _Invalid(f"{name} {error}") from None
+    return params
+
+
 def _group_retry_policy(value: Any) -> dict[str, dict[str, int]]:
     if not isinstance(value, dict):
         raise _Invalid(f"must be a mapping of model group to retry policy (got {_kind(value)})")
@@ -338,6 +356,7 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("model_info", "id"): _ident,
     ("model_info", "base_model"): _text,
     ("model_info", "mode"): _text,
+    ("model_info", "access_groups"): _names,  # a string would be read one character at a time
     ("model_info", "input_cost_per_token"): _price,
     ("model_info", "output_cost_per_token"): _price,
     ("model_info", "max_tokens"): _positive_count,
@@ -350,6 +369,7 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     **{("litellm_settings", key): _fallbacks for key in ("fallbacks", "context_window_fallbacks",
                                                         "content_policy_fallbacks")},
     ("litellm_settings", "default_fallbacks"): _names,
+    ("litellm_settings", "cache_params"): _cache_params,
     ("router_settings", "routing_strategy"): _strategy,
     ("router_settings", "routing_strategy_args"): _strategy_args,
     **{("router_settings", key): _count for key in ("num_retries", "max_retries", "allowed_fails", "max_fallbacks",

@@ -94,7 +94,7 @@ LITELLM_SETTINGS: Mapping[str, Support] = MappingProxyType({
     "enable_loadbalancing_on_batch_endpoints": U,
     # Caching.
     "cache": U,
-    "cache_params": U,
+    "cache_params": S,  # its Redis connection (type: redis) is the shared Redis (gateway/shared_redis.py)
     # Budgets, keys, users, teams.
     "max_budget": U,
     "budget_duration": U,

@@ -17,7 +17,6 @@ from sluicegate.errors import ServiceUnavailableError
 from sluicegate.gateway.auth import Principal
 from sluicegate.gateway.db.runtime import GatewayDatabase
 from sluicegate.gateway.pipeline import GatewayState
-from sluicegate.gateway.principals import PrincipalCache
 
 
 def gateway_state(request: Request) -> GatewayState:
@@ -50,19 +49,19 @@ CallerDep = Annotated[Principal, Depends(caller)]
 
 @dataclass(frozen=True, slots=True)
 class Manage:
-    """What a management service function works with: the caller, a session, and the principal cache to
-    invalidate after a change (`changed()`, called after the commit)."""
+    """What a management service function works with: the caller, a session, and the database whose cached
+    principals a change makes stale (`changed()`, called after the commit)."""
 
     caller: Principal
     session: AsyncSession
-    principals: PrincipalCache
+    db: GatewayDatabase
 
     def changed(self) -> None:
-        self.principals.invalidate()
+        self.db.changed()  # this instance's cache, and every other instance's through the change feed
 
 
 async def manage(request: Request, who: CallerDep, opened: SessionDep) -> Manage:
-    return Manage(caller=who, session=opened, principals=(await database(request).opened()).principals)
+    return Manage(caller=who, session=opened, db=database(request))
 
 
 ManageDep = Annotated[Manage, Depends(manage)]

@@ -65,7 +65,7 @@ async def deployment_states(router: Router, deployments: tuple[Deployment, ...])
                                   usage.get(model_id, Usage()), now))
     return {
         "routing_strategy": router.routing_strategy,
-        "shared_state": "redis" if router.redis_url or router.redis_host else "memory",
+        "shared_state": "redis" if router.is_shared else "memory",
         "time": time.time(),
         "model_groups": [{"model_group": name, "deployments": rows} for name, rows in groups.items()],
     }

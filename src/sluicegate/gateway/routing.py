@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sluicegate.gateway.config import GatewayConfig
+from sluicegate.gateway.shared_redis import shared_redis
 from sluicegate.router import Router
 from sluicegate.router.router import CooldownHook
 from sluicegate.router.strategies import USAGE_STRATEGIES
@@ -22,9 +23,8 @@ _ROUTER_ARGS = ("routing_strategy", "routing_strategy_args", "num_retries", "ret
                 "model_group_retry_policy", "retry_after", "allowed_fails", "allowed_fails_policy", "cooldown_time",
                 "disable_cooldowns", "fallbacks", "context_window_fallbacks", "content_policy_fallbacks",
                 "default_fallbacks", "max_fallbacks", "model_group_alias", "enable_pre_call_checks",
-                "enable_tag_filtering", "tag_filtering_match_any", "timeout", "stream_timeout", "redis_host",
-                "redis_port", "redis_password", "redis_url", "redis_db", "redis_namespace",
-                "default_litellm_params")
+                "enable_tag_filtering", "tag_filtering_match_any", "timeout", "stream_timeout", "redis_namespace",
+                "default_litellm_params")  # the Redis connection itself: gateway/shared_redis.py
 # litellm_settings keys LiteLLM's proxy hands to its router when router_settings does not set them.
 _FROM_LITELLM_SETTINGS = ("num_retries", "allowed_fails", "fallbacks", "context_window_fallbacks",
                           "content_policy_fallbacks", "default_fallbacks")
@@ -48,21 +48,18 @@ def model_list(config: GatewayConfig) -> list[dict[str, Any]]:
             for d in config.deployments]
 
 
-def build_router(config: GatewayConfig, on_cooldown: CooldownHook | None = None) -> Router:
-    return Router(model_list(config), on_cooldown=on_cooldown, **router_args(config))
+def build_router(config: GatewayConfig, on_cooldown: CooldownHook | None = None, redis: Any = None) -> Router:
+    """`redis`: the gateway's one shared Redis client (gateway/shared_redis.py); None keeps state in memory."""
+    return Router(model_list(config), on_cooldown=on_cooldown, redis_client=redis, **router_args(config))
 
 
-def has_shared_state(config: GatewayConfig) -> bool:
-    return bool(config.router_settings.get("redis_host") or config.router_settings.get("redis_url"))
-
-
-def per_process_limits(config: GatewayConfig) -> str | None:
+def per_process_limits(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> str | None:
     """What would be counted per process, and wrongly so, with several workers and no Redis; None when nothing.
 
     Usage-based routing and rpm/tpm enforced as limits need every worker to see the same minute's counts: with
     N workers each would allow a deployment's whole rpm, N times over. Cooldowns, latencies and in-flight counts
     per process only make each worker learn on its own, which is safe."""
-    if has_shared_state(config):
+    if shared_redis(config, environ) is not None:
         return None
     args = router_args(config)
     strategy = args.get("routing_strategy", "simple-shuffle")

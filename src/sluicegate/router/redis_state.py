@@ -71,7 +71,10 @@ class RedisState:
         return {i: float(score) for i, score in zip(ids, scores, strict=True) if score is not None and score > now}
 
     async def all_cooling_down(self, now: float) -> dict[str, float]:
-        found = await self._redis.zrangebyscore(self._prefix + _COOLDOWNS, f"({now!r}", "+inf", withscores=True)
+        key = self._prefix + _COOLDOWNS
+        async with self._redis.pipeline(transaction=True) as pipe:  # prune what is over, read the rest
+            _, found = await (pipe.zremrangebyscore(key, "-inf", now)
+                              .zrangebyscore(key, f"({now!r}", "+inf", withscores=True).execute())
         return {(i.decode() if isinstance(i, bytes) else i): float(until) for i, until in found}
 
     async def reserve(self, deployment_id: str, minute: int, tokens: int, *, rpm: int | None = None,
@@ -239,9 +242,11 @@ def redis_client(*, host: str | None = None, port: int | None = None, password: 
 
 def redis_state(*, host: str | None = None, port: int | None = None, password: str | None = None,
                 url: str | None = None, db: int | None = None, prefix: str = "sluicegate:router:",
-                timeout_s: float = 0.5) -> ResilientState:
-    """The router state for LiteLLM's `redis_host`/`redis_port`/`redis_password` or `redis_url` settings.
+                timeout_s: float = 0.5, client: Any = None) -> ResilientState:
+    """The router state for LiteLLM's `redis_host`/`redis_port`/`redis_password` or `redis_url` settings, or on
+    `client` (a redis-py asyncio client the caller shares with other users of the same Redis).
 
     Short socket timeouts: a Redis that hangs costs at most `timeout_s` once per outage, then memory serves."""
-    client = redis_client(host=host, port=port, password=password, url=url, db=db, timeout_s=timeout_s)
+    if client is None:
+        client = redis_client(host=host, port=port, password=password, url=url, db=db, timeout_s=timeout_s)
     return ResilientState(RedisState(client, prefix))

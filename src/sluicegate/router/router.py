@@ -35,6 +35,7 @@ from sluicegate.router.loop import LoopThread, SyncRoutedStream
 from sluicegate.router.redis_state import redis_state
 from sluicegate.router.retries import check_policy, is_deployment_error, retries_for
 from sluicegate.router.selection import Pick, Request, Selector, request_tags
+from sluicegate.router.sharing import PartlyShared, Shares
 from sluicegate.router.state import MemoryState, RouterState
 from sluicegate.router.strategies import check_strategy
 from sluicegate.settings import Settings, defaults
@@ -63,7 +64,8 @@ _IGNORED_ARGS = frozenset({"set_verbose", "debug_level"})
 
 class Router:
     """Route OpenAI-format calls over LiteLLM's `model_list`. Every LiteLLM argument the docs list as supported
-    (docs/router.md) behaves as in LiteLLM; `state`, `clock`, `rng` and `sleep` are sluicegate's own seams."""
+    (docs/router.md) behaves as in LiteLLM; `redis_client`, `state`, `clock`, `rng` and `sleep` are sluicegate's own
+    seams."""
 
     def __init__(
         self,
@@ -98,6 +100,7 @@ class Router:
         redis_password: str | None = None,
         redis_db: int | None = None,
         redis_namespace: str | None = None,
+        redis_client: Any = None,
         state: RouterState | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
@@ -126,10 +129,12 @@ class Router:
         self.stream_timeout = stream_timeout
         self.default_litellm_params = dict(default_litellm_params or {})
         self.redis_url, self.redis_host, self.redis_port = redis_url, redis_host, redis_port
-        if state is None and (redis_url or redis_host):  # every instance on the same Redis shares cooldowns, usage
+        self.is_shared = state is None and bool(redis_url or redis_host or redis_client is not None)
+        if self.is_shared:  # every instance on the same Redis shares cooldowns, and what its strategy reads
             prefix = f"{redis_namespace}:sluicegate:router:" if redis_namespace else "sluicegate:router:"
-            state = redis_state(host=redis_host, port=redis_port, password=redis_password, url=redis_url,
-                                db=redis_db, prefix=prefix)
+            shared = redis_state(host=redis_host, port=redis_port, password=redis_password, url=redis_url,
+                                 db=redis_db, prefix=prefix, client=redis_client)
+            state = PartlyShared(shared, Shares.read_by(self.routing_strategy, enforces_limits=enable_pre_call_checks))
         self.state: RouterState = state or MemoryState()
         self.clock = clock
         self.settings = settings or defaults

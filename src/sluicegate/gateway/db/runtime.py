@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from sluicegate.gateway.auth import Principal
+    from sluicegate.gateway.change_feed import ChangeFeed
     from sluicegate.gateway.principals import EndUserAccess, PrincipalCache
 
 log = logging.getLogger("sluicegate.gateway.db")
@@ -47,6 +48,7 @@ class GatewayDatabase:
         self.principal_ttl_s = principal_ttl_s
         self._opening: asyncio.Task[OpenDatabase] | None = None
         self.has_stored_models = True  # whether /model/new rows may exist (known without SQLAlchemy on SQLite)
+        self.feed: ChangeFeed | None = None  # set by the app when a shared Redis carries change announcements
 
     async def start(self) -> None:
         """Migrate (or check) the schema. Raises ConfigError with the reason when the gateway must not serve (a
@@ -81,7 +83,21 @@ class GatewayDatabase:
         """An end user's block and budget (enforcement.py's `EndUserLookup`)."""
         return await (await self.opened()).principals.end_user(user_id)
 
+    def changed(self) -> None:
+        """Keys, users, teams, organisations or budgets changed (committed): forget the principals cached here,
+        and tell the other instances through the change feed when there is one (gateway/change_feed.py)."""
+        self.forget_principals()
+        if self.feed is not None:
+            self.feed.announce()
+
+    def forget_principals(self) -> None:
+        if self._opening is not None and self._opening.done() and not self._opening.cancelled() \
+                and self._opening.exception() is None:
+            self._opening.result().principals.invalidate()
+
     async def aclose(self) -> None:
+        if self.feed is not None:
+            await self.feed.flush()
         if self._opening is not None:
             opened = await self._opening
             await opened.engine.dispose()
