@@ -213,7 +213,7 @@ async def test_a_full_queue_falls_back_to_the_journal_in_order(tmp_path: Path) -
     sink.gate.clear()  # a database outage: nothing is stored, the queue fills up
     for i in range(50):
         writer.record(make_record(i))
-    assert writer.queued_count == 10
+    assert writer.queued_count <= 10  # memory stays bounded: what overflows is read back from the journal
 
     sink.gate.set()
     await writer.flush()
@@ -224,6 +224,37 @@ async def test_a_full_queue_falls_back_to_the_journal_in_order(tmp_path: Path) -
 
     assert_stored_once(sink, 60)
     assert [r.request_id for b in sink.batches for r in b] == [f"req-{i}" for i in range(60)]
+
+
+async def test_a_journal_read_back_under_steady_load_hands_over_to_the_queue(tmp_path: Path) -> None:
+    """A previous process's records are read back from the journal while new ones keep arriving: once the journal
+    is read up to where the queue begins, the writer takes the queue (the journal's end is never reached while
+    records keep arriving, so waiting for it would read every record back from the file forever)."""
+    sink = WatchedSink()
+    leftover = writer_for(tmp_path, sink)
+    for i in range(20):
+        leftover.record(make_record(i))
+    leftover._journal.close()  # a process that died before storing them
+
+    writer = writer_for(tmp_path, sink, batch_size=8)
+    journal, reads = writer._journal, []
+    read = journal.read
+    journal.read = lambda start, count: reads.append(start) or read(start, count)  # type: ignore[method-assign]
+    await writer.start()
+    for i in range(20, 200):
+        writer.record(make_record(i))
+        await asyncio.sleep(0)  # the writer runs in between: records arrive while it reads the journal
+    await writer.flush()
+    assert writer._cursor >= writer._queue_from  # on the queue now
+    read_so_far = len(reads)
+    for i in range(200, 260):
+        writer.record(make_record(i))
+        await asyncio.sleep(0)
+    await writer.flush()
+    assert len(reads) == read_so_far  # no more reading back
+    await writer.aclose()
+    assert_stored_once(sink, 260)
+    assert [r.request_id for b in sink.batches for r in b] == [f"req-{i}" for i in range(260)]
 
 
 async def test_500_concurrent_records_from_one_event_loop(tmp_path: Path) -> None:

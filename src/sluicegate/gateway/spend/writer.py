@@ -27,7 +27,6 @@ log = logging.getLogger("sluicegate.gateway.spend")
 class _Batch:
     records: list[SpendRecord]
     end: Position  # the journal position after the batch's last record (or after skipped damage)
-    queued: int  # how many of the records came off the in-memory queue (popped once stored)
 
 
 class SpendWriter:
@@ -38,8 +37,12 @@ class SpendWriter:
         writer.record(record)      # per request, before the response completes
         await writer.aclose()      # at shutdown: stores what is queued, within timeout_s
 
-    `record` is safe from any thread. Records recorded before `start` or while the in-memory queue is full
-    (`max_pending`, e.g. during a long database outage) are read back from the journal instead, in order.
+    `record` is safe from any thread. The in-memory queue holds every record journaled after `_queue_from`; what
+    lies before it and is not stored yet — a previous process's records, or the queue's overflow after
+    `max_pending` (e.g. a long database outage) — is read back from the journal first, in order. The queue is
+    always filled, also while the journal is read, so the writer switches to it as soon as the journal is read up
+    to `_queue_from`, however busy the gateway is (a journal read back while requests keep arriving never
+    finds its end).
     """
 
     def __init__(self, journal: Journal, sink: SpendSink, *, batch_size: int = 500, flush_interval_s: float = 1.0,
@@ -57,7 +60,7 @@ class SpendWriter:
         self._retry_max_delay_s = retry_max_delay_s
         self._lock = threading.Lock()  # journal order == queue order, and the queue/journal switch
         self._pending: deque[tuple[SpendRecord, Position]] = deque()
-        self._is_from_journal = True  # until caught up, the journal is the queue (start-up replay)
+        self._queue_from = journal.end()  # the queue holds every record journaled after this position
         self._cursor = journal.checkpoint  # everything before it is stored and acknowledged
         self._is_closed = False
         self._is_wake_sent = False
@@ -81,13 +84,14 @@ class SpendWriter:
             raise RuntimeError("the spend writer is closed")
         with self._lock:
             position = self._journal.append(record)
-            if not self._is_from_journal:
-                if len(self._pending) < self._max_pending:
-                    self._pending.append((record, position))
-                else:
-                    self._is_from_journal = True
+            if len(self._pending) < self._max_pending:
+                self._pending.append((record, position))
+            else:  # the sink is far behind: keep memory bounded; the journal holds every record
+                if self._cursor >= self._queue_from:
                     log.warning("spend queue full (%d records): the sink is behind; reading back from the journal",
                                 self._max_pending)
+                self._pending.clear()
+                self._queue_from = position
             queued = len(self._pending)
         if queued >= self._batch_size and not self._is_wake_sent:
             self._is_wake_sent = True
@@ -155,30 +159,27 @@ class SpendWriter:
             return False
         if batch.records:
             await self._store(batch.records)
-        if batch.end > self._cursor:
-            self._journal.ack(batch.end)
-            self._cursor = batch.end
-        if batch.queued:
-            with self._lock:
-                for _ in range(batch.queued):
-                    self._pending.popleft()
+        with self._lock:
+            if batch.end > self._cursor:
+                self._journal.ack(batch.end)
+                self._cursor = batch.end
+            while self._pending and self._pending[0][1] <= batch.end:  # stored, from the queue or the journal
+                self._pending.popleft()
         return True
 
     async def _take_batch(self) -> _Batch | None:
         with self._lock:
-            if self._pending:  # oldest first: a queue that overflowed drains before the journal is read
+            if self._cursor >= self._queue_from:  # the queue holds everything not stored yet
+                if not self._pending:
+                    return None
                 items = list(itertools.islice(self._pending, self._batch_size))
-                return _Batch([r for r, _ in items], items[-1][1], len(items))
-            if not self._is_from_journal:
-                return None
+                return _Batch([r for r, _ in items], items[-1][1])
         entries, end = await asyncio.to_thread(self._journal.read, self._cursor, self._batch_size)
-        if not entries:
-            with self._lock:  # no append can slip in between this check and the switch
-                if self._journal.end() == end:
-                    self._is_from_journal = False
-                    if end == self._cursor:
-                        return None
-        return _Batch([r for r, _ in entries], end, 0)
+        if not entries and end == self._cursor:  # the journal holds nothing unstored that the queue lacks
+            with self._lock:
+                self._queue_from = self._cursor
+            return await self._take_batch()
+        return _Batch([r for r, _ in entries], end)
 
     async def _store(self, batch: list[SpendRecord]) -> None:
         delay = self._retry_initial_delay_s
