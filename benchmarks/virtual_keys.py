@@ -153,6 +153,9 @@ def measure(backend: str, database_url: str, redis_url: str | None, args: argpar
     finally:
         os.killpg(gateway.pid, signal.SIGTERM)
         gateway.wait(30)
+    log = (run_dir / "gateway.log").read_text(errors="replace")
+    if redis_url and "counted in this process" in log:  # the ledger fell back to memory: not what was asked
+        raise RuntimeError(f"{backend}: the gateway's ledger left Redis during the run; see {run_dir}/gateway.log")
     summary = {who: {"rps": statistics.median(r["rps"] for r in rs),
                      "p99_ms": statistics.median(r["p99_ms"] for r in rs),
                      "errors": sum(r["errors"] for r in rs)} for who, rs in runs.items()}

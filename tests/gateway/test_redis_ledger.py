@@ -14,6 +14,7 @@ from redis import asyncio as redis_asyncio
 from sluicegate.errors import RateLimitError
 from sluicegate.gateway.admission import BudgetExceededError, Check
 from sluicegate.gateway.redis_ledger import RedisLedger, ResilientLedger, to_nano
+from sluicegate.transport.redis_wire import PipelinedRedis
 
 pytestmark = pytest.mark.redis
 NOW = 1_800_000_000.0
@@ -22,11 +23,13 @@ NOW = 1_800_000_000.0
 @pytest.fixture
 async def two_instances(redis_url: str) -> AsyncIterator[tuple[RedisLedger, RedisLedger]]:
     prefix = f"test-{uuid.uuid4().hex[:8]}:ledger:"
-    first, second = redis_asyncio.Redis.from_url(redis_url), redis_asyncio.Redis.from_url(redis_url)
+    first, second = PipelinedRedis(url=redis_url), PipelinedRedis(url=redis_url)
     yield RedisLedger(first, prefix), RedisLedger(second, prefix)
-    keys = [key async for key in first.scan_iter(match=f"{prefix}*")]
+    admin = redis_asyncio.Redis.from_url(redis_url)
+    keys = [key async for key in admin.scan_iter(match=f"{prefix}*")]
     if keys:
-        await first.delete(*keys)
+        await admin.delete(*keys)
+    await admin.aclose()
     await first.aclose()
     await second.aclose()
 
@@ -74,7 +77,7 @@ async def test_parallel_slots_are_shared_and_come_back(two_instances: tuple[Redi
 
 
 async def test_a_redis_outage_falls_back_to_memory() -> None:
-    unreachable = redis_asyncio.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    unreachable = PipelinedRedis(host="127.0.0.1", port=1, timeout_s=0.2)
     ledger = ResilientLedger(RedisLedger(unreachable))
     check = Check("key:k", rpm=1)
     ticket = await ledger.admit((check,), Decimal(0), NOW)  # served from memory, not refused

@@ -56,7 +56,8 @@ def test_the_password_and_url_are_never_shown() -> None:
     assert "hunter2" not in shown
 
 
-def test_one_client_serves_the_router_state_and_the_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_router_state_and_the_ledger_share_the_redis_named_once(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("REDIS_URL", "REDIS_HOST", "DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
     config = config_of(tmp_path, f"""
@@ -68,4 +69,7 @@ general_settings: {{master_key: sk-master, database_url: "sqlite+aiosqlite:///{t
     ledger = state.enforcement.ledger
     assert isinstance(router_state, PartlyShared)
     assert isinstance(ledger, ResilientLedger)
-    assert router_state.shared.primary._redis is ledger.shared._redis  # type: ignore[attr-defined]
+    # The router's state and the ledger reach the same Redis, named once (the ledger on its pipelined connection).
+    pool = router_state.shared.primary._redis.connection_pool  # type: ignore[attr-defined]
+    assert (pool.connection_kwargs["host"], pool.connection_kwargs["port"]) == ("127.0.0.1", 6379)
+    assert (ledger.shared._redis._host, ledger.shared._redis._port) == ("127.0.0.1", 6379)

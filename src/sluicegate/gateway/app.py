@@ -7,7 +7,6 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from starlette.applications import Starlette
 
@@ -30,6 +29,7 @@ from sluicegate.gateway.spend.recorder import DEFAULT_JOURNAL_DIR, SpendRecorder
 from sluicegate.observability.metrics import GatewayMetrics
 from sluicegate.settings import Settings
 from sluicegate.transport import pool
+from sluicegate.transport.redis_wire import PipelinedRedis
 
 # Background work that needs SQLAlchemy waits this long after start-up: imports hold the GIL, and made the first
 # answers of a fresh process wait seconds (measured: spawn → first completion 5–7 s with them at once, 2 s after).
@@ -55,10 +55,9 @@ def gateway_database(config: GatewayConfig) -> GatewayDatabase:
                            principal_ttl_s=float(general.get("user_api_key_cache_ttl", 60.0)))
 
 
-def admission_ledger(redis: SharedRedis | None, client: Any) -> Ledger:
-    """Budgets and limits in the shared Redis (the router's client), so every instance counts the same; in
-    memory without one."""
-    if redis is None:
+def admission_ledger(redis: SharedRedis | None, client: PipelinedRedis | None) -> Ledger:
+    """Budgets and limits in the shared Redis, so every instance counts the same; in memory without one."""
+    if redis is None or client is None:
         return MemoryLedger()
     prefix = f"{redis.namespace}:ledger:" if redis.namespace else "sluicegate:ledger:"
     return ResilientLedger(RedisLedger(client, prefix))
@@ -72,7 +71,8 @@ def create_app(config: GatewayConfig) -> HotPathApp:
     spend = SpendRecorder(general.get("spend_journal_dir") or DEFAULT_JOURNAL_DIR, db,
                           flush_interval_s=float(general.get("proxy_batch_write_at", 1.0)))
     redis = shared_redis(config)
-    redis_client = redis.client() if redis is not None else None  # one pool: router state and ledger alike
+    redis_client = redis.client() if redis is not None else None  # router state and change feed
+    ledger_client = redis.pipelined() if redis is not None else None  # the ledger's hot path
     state = GatewayState(
         groups=groups,
         router=build_router(config, on_cooldown=cooldown_recorder(groups, gateway_metrics), redis=redis_client),
@@ -80,7 +80,7 @@ def create_app(config: GatewayConfig) -> HotPathApp:
         master_key=config.master_key,
         max_request_bytes=int(config.max_request_size_mb * 1_048_576),
         metrics=gateway_metrics,
-        enforcement=Enforcement(admission_ledger(redis, redis_client), config.deployments, end_users=db),
+        enforcement=Enforcement(admission_ledger(redis, ledger_client), config.deployments, end_users=db),
         db=db,
         spend=spend,
     )
@@ -111,6 +111,8 @@ def create_app(config: GatewayConfig) -> HotPathApp:
             await db.aclose()
             if redis_client is not None:
                 await redis_client.aclose()
+            if ledger_client is not None:
+                await ledger_client.aclose()
             app.state.metrics.close()
 
     app = Starlette(routes=[*llm.routes(), *anthropic.routes(), *models.routes(), *health.routes(),

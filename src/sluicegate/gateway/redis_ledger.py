@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
@@ -26,13 +27,14 @@ from sluicegate.gateway.admission import (
     rate_limited,
 )
 from sluicegate.router.redis_state import outage_errors
+from sluicegate.transport.redis_wire import Arg, PipelinedRedis, Segment, segment
 
 log = logging.getLogger("sluicegate.gateway.admission")
 NANO = Decimal("1e-9")
 MINUTE_TTL_S = 2 * WINDOW_S
 IN_FLIGHT_TTL_S = 3600  # a crashed instance's slots free themselves after this
 WINDOW_TTL_S = 400 * 86_400  # a budget window's counters outlive any budget_duration in use
-_FIELDS = 6  # ARGV entries per check
+MAX_SEGMENTS = 10_000
 
 # KEYS per check: requests, tokens, in flight, spent, reserved. ARGV: reserve, then per check: rpm, tpm,
 # parallel, budget, base spend ('' = not limited), ttl of the budget counters. Returns {kind, index, used} or {}.
@@ -101,29 +103,47 @@ def to_nano(amount: Decimal) -> int:
 
 
 class RedisLedger:
-    """`Ledger` on a redis-py asyncio client; every instance using the same Redis and prefix shares it."""
+    """`Ledger` on a `PipelinedRedis` (transport/redis_wire.py: two script calls per request are most of what a
+    virtual key costs, and redis-py spent six times the CPU on each); every instance on the same Redis and prefix
+    shares it."""
 
-    def __init__(self, client: Any, prefix: str = "sluicegate:ledger:") -> None:
+    def __init__(self, client: PipelinedRedis, prefix: str = "sluicegate:ledger:") -> None:
         self._redis = client
         self._prefix = prefix
-        self._admit = client.register_script(_ADMIT)
-        self._settle = client.register_script(_SETTLE)
+        self._segments: dict[tuple[Any, ...], Segment] = {}  # a request's checks, encoded once per minute
 
-    def _keys(self, check: Check, minute: int) -> list[str]:
-        base = f"{self._prefix}{{ledger}}:{check.entity}"
-        return [f"{base}:rpm:{minute}", f"{base}:tpm:{minute}", f"{base}:parallel",
-                f"{base}:spent:{check.window}", f"{base}:reserved:{check.window}"]
+    def _encoded(self, key: tuple[Any, ...], make: Callable[[], list[Arg]]) -> Segment:
+        found = self._segments.get(key)
+        if found is None:
+            if len(self._segments) >= MAX_SEGMENTS:  # keys and windows move on: start over rather than grow
+                self._segments.clear()
+            found = self._segments[key] = segment(make())
+        return found
+
+    def _keys(self, check: Check, minute: int) -> Segment:
+        def make() -> list[Arg]:
+            base = f"{self._prefix}{{ledger}}:{check.entity}"
+            return [f"{base}:rpm:{minute}", f"{base}:tpm:{minute}", f"{base}:parallel",
+                    f"{base}:spent:{check.window}", f"{base}:reserved:{check.window}"]
+
+        return self._encoded(("keys", check.entity, check.window, minute), make)
+
+    def _limits(self, check: Check) -> Segment:
+        return self._encoded(("limits", check.rpm, check.tpm, check.parallel, check.budget, check.soft_budget,
+                              check.base_spend), lambda: [_arg(check.rpm), _arg(check.tpm), _arg(check.parallel),
+                                                          _arg(_budget_arg(check)), to_nano(check.base_spend),
+                                                          WINDOW_TTL_S])
+
+    def _settled(self, check: Check) -> Segment:
+        return self._encoded(("settled", check.is_counting_spend, check.tpm is not None, check.parallel is not None),
+                             lambda: [int(check.is_counting_spend), int(check.tpm is not None),
+                                      int(check.parallel is not None)])
 
     async def admit(self, checks: tuple[Check, ...], reserve: Decimal, now: float) -> Ticket:
         minute = int(now // WINDOW_S)
-        keys: list[str] = []
-        args: list[Any] = [to_nano(reserve)]
-        for check in checks:
-            keys += self._keys(check, minute)
-            args += [_arg(check.rpm), _arg(check.tpm), _arg(check.parallel),
-                     _arg(_budget_arg(check)),
-                     to_nano(check.base_spend), WINDOW_TTL_S]
-        refused = await self._admit(keys=keys, args=args)
+        keys = [self._keys(check, minute) for check in checks]
+        args: list[Arg | Segment] = [to_nano(reserve), *(self._limits(check) for check in checks)]
+        refused = await self._redis.run_script(_ADMIT, keys, args)
         if refused:
             kind, index, used = (part.decode() if isinstance(part, bytes) else part for part in refused)
             check = checks[int(index)]
@@ -155,15 +175,13 @@ class RedisLedger:
         ticket.reserved = Decimal(0)
 
     async def _run_settle(self, ticket: Ticket, cost: Decimal, tokens: int, *, release: bool) -> None:
-        keys: list[str] = []
-        args: list[Any] = [to_nano(ticket.reserved), to_nano(cost), tokens, int(release)]
-        for check in ticket.checks:
-            keys += self._keys(check, ticket.minute)
-            args += [int(check.is_counting_spend), int(check.tpm is not None), int(check.parallel is not None)]
-        await self._settle(keys=keys, args=args)
+        keys = [self._keys(check, ticket.minute) for check in ticket.checks]
+        args: list[Arg | Segment] = [to_nano(ticket.reserved), to_nano(cost), tokens, int(release),
+                                     *(self._settled(check) for check in ticket.checks)]
+        await self._redis.run_script(_SETTLE, keys, args)
 
     async def spent(self, entity: str, window: str) -> Decimal | None:
-        raw = await self._redis.get(f"{self._prefix}{{ledger}}:{entity}:spent:{window}")
+        raw = await self._redis.execute("GET", f"{self._prefix}{{ledger}}:{entity}:spent:{window}")
         return None if raw is None else Decimal(int(raw)) * NANO
 
 

@@ -3,8 +3,10 @@
 LiteLLM users name their Redis in one of three places, and sluicegate reads whichever is set, first found wins:
 `router_settings.redis_url` / `redis_host` (with `redis_port`, `redis_password`, `redis_db`), then
 `litellm_settings.cache_params` with `type: redis` (`host`, `port`, `password`, `db`), then the environment
-(`REDIS_URL`, or `REDIS_HOST` / `REDIS_PORT` / `REDIS_PASSWORD`). One connection pool serves both users, so no
-counter silently stays per process because its Redis was configured under another name.
+(`REDIS_URL`, or `REDIS_HOST` / `REDIS_PORT` / `REDIS_PASSWORD`). Configured once, it serves the router's state,
+the budget ledger and the change feed alike, so no counter silently stays per process because its Redis was
+configured under another name. Each process holds a redis-py pool (router state, change feed) and one pipelined
+connection for the ledger, whose two calls per request are the hot path.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sluicegate.gateway.config import GatewayConfig
+from sluicegate.transport.redis_wire import PipelinedRedis
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +33,17 @@ class SharedRedis:
     namespace: str | None = None  # router_settings.redis_namespace: a prefix for every key
 
     def client(self) -> Any:
-        """A redis-py asyncio client on its own pool (router/redis_state.py's timeouts); one per process."""
+        """A redis-py asyncio client on its own pool (router/redis_state.py's timeouts): the router's state and
+        the change feed; one per process."""
         from sluicegate.router.redis_state import redis_client
 
         return redis_client(url=self.url, host=None if self.url else self.host, port=self.port,
                             password=self.password, db=self.db)
+
+    def pipelined(self) -> PipelinedRedis:
+        """One pipelined connection for the budget ledger's two script calls per request (transport/redis_wire.py)."""
+        return PipelinedRedis(url=self.url, host=None if self.url else self.host, port=self.port,
+                              password=self.password, db=self.db)
 
 
 def shared_redis(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> SharedRedis | None:

@@ -216,7 +216,9 @@ def outage_errors() -> tuple[type[Exception], ...]:
     Redis hangs, the pool exhausted, an error reply). Shared with the gateway's budget ledger."""
     from redis.exceptions import RedisError  # the optional extra's
 
-    return (OSError, TimeoutError, RedisError)
+    from sluicegate.transport.redis_wire import RedisReplyError
+
+    return (OSError, TimeoutError, RedisError, RedisReplyError)
 
 
 MAX_CONNECTIONS = 256  # per process; more requests at once wait for a free connection instead of failing
