@@ -14,6 +14,7 @@ from redis import asyncio as redis_asyncio
 from sluicegate.router import Router
 from sluicegate.router.redis_state import IN_FLIGHT_TTL_S, WINDOW_TTL_S, RedisState, ResilientState, redis_state
 from sluicegate.router.state import MemoryState, Usage
+from tests.gateway.processes import RedisServer
 from tests.router.conftest import MESSAGES, FakeClock, deployment
 
 pytestmark = pytest.mark.redis
@@ -153,3 +154,44 @@ async def test_two_routers_on_one_redis_share_a_cooldown(openai_sim, second_sim,
     finally:
         first.close()
         second.close()
+
+
+def _commands(server: RedisServer) -> dict[str, int]:
+    """Calls per command so far, not counting this probe's own connection set-up and INFO."""
+    import redis
+
+    client = redis.Redis.from_url(server.url)
+    try:
+        stats = client.info("commandstats")
+        return {k: int(v["calls"]) for k, v in stats.items()
+                if k not in ("cmdstat_info", "cmdstat_hello") and not k.startswith("cmdstat_client")}
+    finally:
+        client.close()
+
+
+def _sent(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
+
+
+async def test_simple_shuffle_sends_redis_nothing_per_request_but_least_busy_shares_in_flight(
+        openai_sim, tmp_path) -> None:
+    """Round trips are paid on the request path: a router on Redis shares what its strategy reads, and cooldowns
+    are read from a snapshot refreshed once a second, so simple-shuffle requests cost Redis no command."""
+    server = RedisServer(tmp_path).start()
+    shuffle = Router([deployment(openai_sim, "gpt", id="a"), deployment(openai_sim, "gpt", id="b")],
+                     redis_url=server.url)
+    busy = Router([deployment(openai_sim, "gpt", id="a"), deployment(openai_sim, "gpt", id="b")],
+                  redis_url=server.url, routing_strategy="least-busy")
+    try:
+        await shuffle.acompletion(model="gpt", messages=MESSAGES)  # reads the cooldown snapshot once
+        before = _commands(server)
+        for _ in range(20):
+            await shuffle.acompletion(model="gpt", messages=MESSAGES)
+        assert _sent(before, _commands(server)) == {}
+        before = _commands(server)
+        await busy.acompletion(model="gpt", messages=MESSAGES)
+        assert sum(_sent(before, _commands(server)).values()) >= 3  # in-flight read, +1 and -1, shared
+    finally:
+        shuffle.close()
+        busy.close()
+        server.stop()
