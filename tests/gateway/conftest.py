@@ -147,6 +147,16 @@ def gateway_client(tmp_path: Path, database_url: str, *, extra_config: str = "",
     return TestClient(create_app(load_config(path, environ={})), raise_server_exceptions=True)
 
 
+def admin_gateway(tmp_path: Path, name: str, database_url: str, *, extra_config: str,
+                  general: str = "") -> TestClient:
+    """Another gateway instance, in its own folder `name` under `tmp_path`, sending the master key on every call."""
+    folder = tmp_path / name
+    folder.mkdir()
+    client = gateway_client(folder, database_url, extra_config=extra_config, general=general)
+    client.headers["authorization"] = f"Bearer {MASTER_KEY}"
+    return client
+
+
 @pytest.fixture
 def manage_client(tmp_path: Path, database_url: str) -> Iterator[TestClient]:
     """The gateway's management API on a fresh database (SQLite, and PostgreSQL where it answers), started."""

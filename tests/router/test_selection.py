@@ -104,3 +104,10 @@ async def test_without_limits_rpm_only_weighs_the_shuffle(clock):
     s = selector(clock)
     picks = [(await s.pick("g", [dep("a", rpm=1)], CHAT)).deployment.id for _ in range(5)]
     assert picks == ["a"] * 5
+
+
+def test_request_tags_are_the_strings_of_a_list_and_nothing_else() -> None:
+    assert request_tags({"tags": ["a", "b"]}) == ("a", "b")
+    assert request_tags({"metadata": {"tags": ["nightly", 7]}}) == ("nightly",)
+    assert request_tags({"tags": "prod"}) == ()  # never one tag per character
+    assert request_tags({"metadata": "x"}) == ()

@@ -24,7 +24,7 @@ from sluicegate.gateway.redis_ledger import RedisLedger, ResilientLedger
 from sluicegate.gateway.router_view import cooldown_recorder
 from sluicegate.gateway.routes import anthropic, health, llm, metrics, models, router
 from sluicegate.gateway.routing import build_router
-from sluicegate.gateway.shared_redis import SharedRedis, shared_redis
+from sluicegate.gateway.shared_redis import shared_redis
 from sluicegate.gateway.spend.recorder import DEFAULT_JOURNAL_DIR, SpendRecorder
 from sluicegate.observability.metrics import GatewayMetrics
 from sluicegate.settings import Settings
@@ -55,12 +55,11 @@ def gateway_database(config: GatewayConfig) -> GatewayDatabase:
                            principal_ttl_s=float(general.get("user_api_key_cache_ttl", 60.0)))
 
 
-def admission_ledger(redis: SharedRedis | None, client: PipelinedRedis | None) -> Ledger:
+def admission_ledger(client: PipelinedRedis | None, namespace: str | None) -> Ledger:
     """Budgets and limits in the shared Redis, so every instance counts the same; in memory without one."""
-    if redis is None or client is None:
+    if client is None:
         return MemoryLedger()
-    prefix = f"{redis.namespace}:ledger:" if redis.namespace else "sluicegate:ledger:"
-    return ResilientLedger(RedisLedger(client, prefix))
+    return ResilientLedger(RedisLedger(client, f"{namespace}:ledger:" if namespace else "sluicegate:ledger:"))
 
 
 def create_app(config: GatewayConfig) -> HotPathApp:
@@ -71,6 +70,7 @@ def create_app(config: GatewayConfig) -> HotPathApp:
     spend = SpendRecorder(general.get("spend_journal_dir") or DEFAULT_JOURNAL_DIR, db,
                           flush_interval_s=float(general.get("proxy_batch_write_at", 1.0)))
     redis = shared_redis(config)
+    namespace = redis.namespace if redis is not None else None
     redis_client = redis.client() if redis is not None else None  # router state and change feed
     ledger_client = redis.pipelined() if redis is not None else None  # the ledger's hot path
     state = GatewayState(
@@ -80,14 +80,14 @@ def create_app(config: GatewayConfig) -> HotPathApp:
         master_key=config.master_key,
         max_request_bytes=int(config.max_request_size_mb * 1_048_576),
         metrics=gateway_metrics,
-        enforcement=Enforcement(admission_ledger(redis, ledger_client), config.deployments, end_users=db),
+        enforcement=Enforcement(admission_ledger(ledger_client, namespace), config.deployments, end_users=db),
         db=db,
         spend=spend,
     )
 
     if redis_client is not None:  # management changes reach every instance's principal cache at once
-        prefix = f"{redis.namespace}:" if redis is not None and redis.namespace else ""
-        db.feed = ChangeFeed(redis_client, f"{prefix}sluicegate:principals-changed")
+        db.feed = ChangeFeed(redis_client, f"{namespace}:sluicegate:principals-changed" if namespace
+                             else "sluicegate:principals-changed")
     management = LazyManagementApp(state)
 
     @asynccontextmanager

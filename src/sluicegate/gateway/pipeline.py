@@ -215,12 +215,8 @@ MAX_TAG_CHARS = 128
 
 def spend_tags(body: Mapping[str, Any], principal: Principal) -> tuple[str, ...]:
     """The tags a spend record carries: the request's (`tags`, or `metadata.tags`), then the key's, each once."""
-    metadata = body.get("metadata")
-    requested = body.get("tags") or (metadata.get("tags") if isinstance(metadata, Mapping) else None)
-    if not isinstance(requested, list):
-        requested = []
     key_tags = principal.access.tags if principal.access is not None else ()
-    tags = dict.fromkeys(t for t in (*requested, *key_tags) if isinstance(t, str) and 0 < len(t) <= MAX_TAG_CHARS)
+    tags = dict.fromkeys(t for t in (*request_tags(body), *key_tags) if 0 < len(t) <= MAX_TAG_CHARS)
     return tuple(tags)[:MAX_SPEND_TAGS]
 
 

@@ -53,9 +53,11 @@ def _count(model: str, request: Request) -> int:
 
 
 def request_tags(kwargs: Mapping[str, Any]) -> tuple[str, ...]:
-    metadata = kwargs.get("metadata") or {}
-    tags = kwargs.get("tags") or (metadata.get("tags") if isinstance(metadata, Mapping) else None) or ()
-    return tuple(tags)
+    """A request's `tags` (or `metadata.tags`): the strings of a list; anything else is no tags (a bare string
+    must not become one tag per character)."""
+    metadata = kwargs.get("metadata")
+    tags = kwargs.get("tags") or (metadata.get("tags") if isinstance(metadata, Mapping) else None)
+    return tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list | tuple) else ()
 
 
 @dataclass(frozen=True, slots=True)

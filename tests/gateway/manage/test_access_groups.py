@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from sluicegate.gateway.db.models import AuditLog, ProxyModel, VirtualKey
 from sluicegate.gateway.db.tokens import hash_key
-from tests.gateway.conftest import MASTER_KEY, PROVIDER_KEY, gateway_client
+from tests.gateway.conftest import PROVIDER_KEY, admin_gateway
 from tests.gateway.manage.principals import add_rows, caller, fetch
 from tests.simulators.openai import OpenAISimulator
 
@@ -33,11 +33,7 @@ litellm_settings: {{num_retries: 0}}
 
 
 def _instance(tmp_path: Path, name: str, database_url: str, sim: OpenAISimulator, general: str = "") -> TestClient:
-    folder = tmp_path / name
-    folder.mkdir()
-    client = gateway_client(folder, database_url, extra_config=_config(sim), general=general)
-    client.headers["authorization"] = f"Bearer {MASTER_KEY}"
-    return client
+    return admin_gateway(tmp_path, name, database_url, extra_config=_config(sim), general=general)
 
 
 @pytest.fixture

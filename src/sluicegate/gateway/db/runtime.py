@@ -47,6 +47,7 @@ class GatewayDatabase:
         self.migrate = migrate
         self.principal_ttl_s = principal_ttl_s
         self._opening: asyncio.Task[OpenDatabase] | None = None
+        self._opened: OpenDatabase | None = None
         self.has_stored_models = True  # whether /model/new rows may exist (known without SQLAlchemy on SQLite)
         self.feed: ChangeFeed | None = None  # set by the app when a shared Redis carries change announcements
 
@@ -91,9 +92,8 @@ class GatewayDatabase:
             self.feed.announce()
 
     def forget_principals(self) -> None:
-        if self._opening is not None and self._opening.done() and not self._opening.cancelled() \
-                and self._opening.exception() is None:
-            self._opening.result().principals.invalidate()
+        if self._opened is not None:  # nothing is cached before the database opens
+            self._opened.principals.invalidate()
 
     async def aclose(self) -> None:
         if self.feed is not None:
@@ -109,4 +109,5 @@ class GatewayDatabase:
         engine = create_engine(self.url)
         sessions = create_session_factory(engine)
         log.info("database ready: %s", redact_url(self.url))
-        return OpenDatabase(engine, sessions, PrincipalCache(sessions, ttl_s=self.principal_ttl_s))
+        self._opened = OpenDatabase(engine, sessions, PrincipalCache(sessions, ttl_s=self.principal_ttl_s))
+        return self._opened
