@@ -28,10 +28,12 @@ class WatchedSink(MemorySink):
         self.gate = asyncio.Event()
         self.gate.set()
         self.calls = 0
+        self.called = asyncio.Event()  # set by every call, before the gate
         self._waiters: list[tuple[int, asyncio.Event]] = []
 
     async def store(self, batch: list[SpendRecord]) -> None:
         self.calls += 1
+        self.called.set()
         await self.gate.wait()
         if self.failures:
             self.failures -= 1
@@ -100,9 +102,35 @@ async def test_a_full_batch_is_stored_without_waiting_for_the_interval(tmp_path:
 
     await sink.wait_for(20)
 
-    assert [len(b) for b in sink.batches][:2] == [10, 10]  # once woken, the task stores the remainder too
+    assert [len(b) for b in sink.batches] == [10, 10]  # full batches at once; the other 5 wait for the interval
     await writer.aclose()
     assert_stored_once(sink, 25)
+
+
+async def test_records_arriving_during_a_store_wait_for_a_full_batch(tmp_path: Path) -> None:
+    """A store costs milliseconds whatever its size: the few records that arrive during one are not stored on their
+    own (under load that made every batch tiny) but with the next full batch, or when the interval elapses."""
+    sink = WatchedSink()
+    writer = writer_for(tmp_path, sink, batch_size=10)
+    await writer.start()
+    await writer.flush()
+    sink.gate.clear()
+    for i in range(10):
+        writer.record(make_record(i))
+    await asyncio.wait_for(sink.called.wait(), 20)  # the full batch is being stored
+    for i in range(10, 15):
+        writer.record(make_record(i))
+    sink.gate.set()
+    await sink.wait_for(10)
+    await asyncio.sleep(0.05)
+    assert [len(b) for b in sink.batches] == [10]  # the 5 wait
+
+    for i in range(15, 20):
+        writer.record(make_record(i))
+    await sink.wait_for(20)
+    assert [len(b) for b in sink.batches] == [10, 10]
+    await writer.aclose()
+    assert_stored_once(sink, 20)
 
 
 async def test_records_are_stored_when_the_interval_elapses(tmp_path: Path) -> None:

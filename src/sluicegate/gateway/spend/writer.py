@@ -1,8 +1,11 @@
 """SpendWriter: the gateway's one call per served request, and the background task that batches records into the sink.
 
 Per request: `record()` appends one line to the journal (6–12 µs measured, no fsync, no database) and queues the record.
-In the background: batches of up to `batch_size` records, at least every `flush_interval_s`, go to the sink;
-after each stored batch the journal forgets it. A failing sink is retried with backoff, never dropped.
+In the background: full batches of `batch_size` records go to the sink as soon as they are queued, and whatever is
+left at least every `flush_interval_s`; after each stored batch the journal forgets it. A failing sink is retried
+with backoff, never dropped. Batches stay full under load because a store costs milliseconds whatever its size
+(4.5 ms on PostgreSQL, 8 ms on SQLite for one record, measured): storing the few records that arrived during the
+previous store, again and again, cost up to ten times more CPU per record than batches of 500.
 Not spend counters or budgets: those are enforced elsewhere; this only keeps the spend log complete.
 """
 
@@ -132,23 +135,41 @@ class SpendWriter:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         last_sync = loop.time()
-        delay = self._flush_interval_s
+        next_flush = loop.time() + self._flush_interval_s
+        try:
+            await self._flush_full_batches()  # the start-up replay: what the journal holds from a previous process
+        except Exception:
+            log.exception("spend writer: storing the journal's records failed; retrying in %.1f s",
+                          self._flush_interval_s)
         while not self._is_closed:
-            await self._sleep_or_wake(delay)
-            delay = self._flush_interval_s
+            await self._sleep_or_wake(next_flush - loop.time())
             try:
-                await self.flush()
+                if loop.time() >= next_flush:  # the interval elapsed: store everything, a partial batch too
+                    await self.flush()
+                    next_flush = loop.time() + self._flush_interval_s
+                else:  # woken by a full batch: store full batches only, the rest waits for the interval
+                    await self._flush_full_batches()
                 if self._fsync_interval_s is not None and loop.time() - last_sync >= self._fsync_interval_s:
                     last_sync = loop.time()
                     await asyncio.to_thread(self._journal.sync)
             except Exception:  # a background worker must not die: the journal still holds every record
-                delay = self._retry_max_delay_s
-                log.exception("spend writer: flushing failed; retrying in %.1f s", delay)
+                next_flush = loop.time() + self._retry_max_delay_s
+                log.exception("spend writer: flushing failed; retrying in %.1f s", self._retry_max_delay_s)
         await self.flush()
+
+    async def _flush_full_batches(self) -> None:
+        async with self._drain_lock:
+            while self._is_reading_journal() or len(self._pending) >= self._batch_size:
+                if not await self._drain_batch():
+                    return
+
+    def _is_reading_journal(self) -> bool:
+        with self._lock:
+            return self._cursor < self._queue_from
 
     async def _sleep_or_wake(self, timeout_s: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout_s)
+            await asyncio.wait_for(self._wake.wait(), max(0.0, timeout_s))
         self._wake.clear()
         self._is_wake_sent = False
 
