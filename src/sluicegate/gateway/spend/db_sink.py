@@ -127,13 +127,42 @@ def _plain_json(metadata: dict[str, Any]) -> dict[str, Any]:
     return plain
 
 
+# PostgreSQL: each column of the batch as one array parameter, unnested into rows in SQL. One statement with 22
+# parameters whatever the batch's size; SQLAlchemy's multi-row VALUES processed every value of every row in
+# Python (80 µs a record measured, most of what storing spend cost; this takes 10 µs). JSON goes as text.
+_PG_LOG_COLUMNS = (
+    ("request_id", "text"), ("api_key", "text"), ("user_id", "text"), ("team_id", "text"),
+    ("organization_id", "text"), ("end_user", "text"), ("model", "text"), ("model_group", "text"),
+    ("model_id", "text"), ("custom_llm_provider", "text"), ("prompt_tokens", "bigint"),
+    ("completion_tokens", "bigint"), ("total_tokens", "bigint"), ("cache_read_input_tokens", "bigint"),
+    ("cache_creation_input_tokens", "bigint"), ("spend", "numeric"), ("start_time", "timestamptz"),
+    ("end_time", "timestamptz"), ("request_duration_ms", "integer"), ("status", "text"),
+    ("request_tags", "jsonb"), ("metadata", "jsonb"),
+)
+_PG_JSON_COLUMNS = frozenset(name for name, kind in _PG_LOG_COLUMNS if kind == "jsonb")
+_PG_INSERT_LOGS = text(
+    "INSERT INTO spend_logs (call_type, cache_hit, {names}) SELECT '', false, {values} "  # noqa: S608  (constants)
+    "FROM unnest({arrays}) AS batch({names}) ON CONFLICT (request_id) DO NOTHING RETURNING request_id".format(
+        names=", ".join(name for name, _ in _PG_LOG_COLUMNS),
+        values=", ".join(f"CAST({name} AS jsonb)" if kind == "jsonb" else name for name, kind in _PG_LOG_COLUMNS),
+        arrays=", ".join(f"CAST(:{name} AS {'text' if kind == 'jsonb' else kind}[])" for name, kind in _PG_LOG_COLUMNS),
+    ))
+
+
 async def _insert_logs(session: AsyncSession, rows: list[dict[str, Any]], *, is_postgres: bool) -> set[str]:
     """INSERT the rows, skipping request ids already stored; the request ids actually inserted.
 
-    Given many rows and RETURNING, SQLAlchemy sends one multi-row INSERT per 1,000 rows ("insertmanyvalues"),
-    fewer when the driver's parameter limit needs it; PostgreSQL and SQLite ≥ 3.35 return only inserted rows.
+    SQLite: given many rows and RETURNING, SQLAlchemy sends one multi-row INSERT per 1,000 rows
+    ("insertmanyvalues"), fewer when the driver's parameter limit needs it. Both return only inserted rows.
     """
-    dialect_insert = postgresql.insert if is_postgres else sqlite.insert
+    if is_postgres:
+        columns: dict[str, list[Any]] = {name: [] for name, _ in _PG_LOG_COLUMNS}
+        for row in rows:
+            for name, values in columns.items():
+                value = row[name]
+                values.append(orjson.dumps(value).decode() if name in _PG_JSON_COLUMNS else value)
+        return set((await session.execute(_PG_INSERT_LOGS, columns)).scalars())
+    dialect_insert = sqlite.insert
     statement = (dialect_insert(_LOGS).on_conflict_do_nothing(index_elements=["request_id"])
                  .returning(_LOGS.c.request_id))
     result = await session.execute(statement, rows)
