@@ -124,8 +124,34 @@ def limited_key(url: str) -> str:
     return str(answer["key"])
 
 
-def wrk(url: str, key: str, seconds: float, concurrency: int, body_file: Path) -> dict[str, float]:
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (0 once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def processes(name: str) -> list[int]:
+    """The pids of the programs called `name` (redis-server, postgres: this machine's services)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+    return found
+
+
+def wrk(url: str, key: str, seconds: float, concurrency: int, body_file: Path,
+        watched: dict[str, list[int]] | None = None) -> dict[str, float]:
+    """One wrk run; with `watched` (name → pids), also the CPU µs each group spent per request during it."""
     duration = f"-d{max(1, round(seconds))}s"  # wrk takes whole seconds only
+    before = {name: sum(map(cpu_seconds, pids)) for name, pids in (watched or {}).items()}
     out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{concurrency}", duration, "--timeout", "10s",
                           "-s", str(BENCH / "wrk" / "post_json.lua"), "-H", f"Authorization: Bearer {key}",
                           url + "/v1/chat/completions"], capture_output=True, text=True,
@@ -133,8 +159,10 @@ def wrk(url: str, key: str, seconds: float, concurrency: int, body_file: Path) -
     line = next(line for line in out.splitlines() if line.startswith("BENCH_JSON "))
     data = json.loads(line.removeprefix("BENCH_JSON "))
     errors = sum(data[k] for k in ("err_connect", "err_read", "err_write", "err_status", "err_timeout"))
+    cpu = {f"{name} µs": (sum(map(cpu_seconds, pids)) - before[name]) * 1e6 / max(1, data["requests"])
+           for name, pids in (watched or {}).items()}
     return {"rps": data["requests"] / (data["duration_us"] / 1e6), "p99_ms": data["p99_us"] / 1000,
-            "errors": errors}
+            "errors": errors, **cpu}
 
 
 def measure(backend: str, database_url: str, redis_url: str | None, args: argparse.Namespace, upstream: str,
@@ -146,18 +174,20 @@ def measure(backend: str, database_url: str, redis_url: str | None, args: argpar
         body.write_text(json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
         for who in (MASTER_KEY, key):  # warm-up: caches, pools, the ledger
             wrk(url, who, args.warmup, args.concurrency, body)
+        # CPU per request of the gateway and of the services it uses (a database backend started later is missed)
+        watched = {"gateway": [gateway.pid], "redis": processes("redis-server") if redis_url else [],
+                   "database": processes("postgres") if database_url.startswith("postgresql") else []}
         runs: dict[str, list[dict[str, float]]] = {"master key": [], "virtual key": []}
         for _ in range(args.reps):  # alternate, so drift in the machine hits both alike
-            runs["master key"].append(wrk(url, MASTER_KEY, args.duration, args.concurrency, body))
-            runs["virtual key"].append(wrk(url, key, args.duration, args.concurrency, body))
+            runs["master key"].append(wrk(url, MASTER_KEY, args.duration, args.concurrency, body, watched))
+            runs["virtual key"].append(wrk(url, key, args.duration, args.concurrency, body, watched))
     finally:
         os.killpg(gateway.pid, signal.SIGTERM)
         gateway.wait(30)
     log = (run_dir / "gateway.log").read_text(errors="replace")
     if redis_url and "counted in this process" in log:  # the ledger fell back to memory: not what was asked
         raise RuntimeError(f"{backend}: the gateway's ledger left Redis during the run; see {run_dir}/gateway.log")
-    summary = {who: {"rps": statistics.median(r["rps"] for r in rs),
-                     "p99_ms": statistics.median(r["p99_ms"] for r in rs),
+    summary = {who: {**{field: statistics.median(r[field] for r in rs) for field in rs[0] if field != "errors"},
                      "errors": sum(r["errors"] for r in rs)} for who, rs in runs.items()}
     return {"backend": backend, **summary}
 
@@ -233,6 +263,14 @@ def main() -> int:
         print(f"| {r['backend']} | {master['rps']:,.0f} | {virtual['rps']:,.0f} | {ratio:.2f} ({verdict}, target "
               f"≥ {TARGET_RATIO}) | {master['p99_ms']:.1f} | {virtual['p99_ms']:.1f} | "
               f"{master['errors'] + virtual['errors']:.0f} |")
+    print("\nCPU per request (µs; median run), of the gateway and of the services it talks to:\n")
+    print("| backend | key | gateway | redis | database |")
+    print("|---|---|---|---|---|")
+    for r in results:
+        for who in ("master key", "virtual key"):
+            cpu = r[who]
+            print(f"| {r['backend']} | {who} | {cpu['gateway µs']:.0f} | {cpu['redis µs']:.0f} | "
+                  f"{cpu['database µs']:.0f} |")
     return 0
 
 
