@@ -6,6 +6,7 @@ the daily rows the reports read. Who may read what is tested here too (admin, in
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -53,14 +54,18 @@ def client(manage_client: TestClient) -> TestClient:
              User(user_id="bob"), Team(team_id="team-red", team_alias="Red", organization_id="org-1"),
              Team(team_id="team-blue", team_alias="Blue", organization_id="org-1"),
              VirtualKey(token=hash_key(BOB_KEY), key_alias="bob-key", user_id="bob", team_id="team-blue"))
-
-    async def store() -> None:
-        opened = await manage_client.app.gateway.db.opened()  # type: ignore[attr-defined]
-        await DatabaseSink(opened.sessions).store(RECORDS)
-
-    assert manage_client.portal is not None
-    manage_client.portal.call(store)
+    store(manage_client, RECORDS)
     return manage_client
+
+
+def store(client: TestClient, records: list[SpendRecord]) -> None:
+    """Store `records` as production does: through the DatabaseSink."""
+    async def run() -> None:
+        opened = await client.app.gateway.db.opened()  # type: ignore[attr-defined]
+        await DatabaseSink(opened.sessions).store(records)
+
+    assert client.portal is not None
+    client.portal.call(run)
 
 
 @pytest.fixture
@@ -270,6 +275,101 @@ def test_daily_activity_needs_a_date_range(client: TestClient) -> None:
                                                       "end_date": "2026-01-01"}).status_code == 400
     assert client.get("/team/daily/activity", params={"start_date": "soon", "end_date": "2026-01-01"}
                       ).status_code == 400
+
+
+AGGREGATED = "/user/daily/activity/aggregated"
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ({}, RECORDS),
+    ({"model": "anthropic/claude"}, [r for r in RECORDS if r.model == "anthropic/claude"]),
+    ({"api_key": BOB_KEY}, [r for r in RECORDS if r.user_id == "bob"]),  # the key itself, hashed here
+    ({"api_key": hash_key(ALICE_KEY)}, [r for r in RECORDS if r.user_id == "alice"]),
+    ({"user_id": "alice"}, [r for r in RECORDS if r.user_id == "alice"]),
+    ({"user_id": "bob", "model": "openai/gpt-4o"},
+     [r for r in RECORDS if r.user_id == "bob" and r.model == "openai/gpt-4o"]),
+    ({"user_id": "nobody"}, []),
+])
+def test_aggregated_activity_equals_the_pages(client: TestClient, params: dict[str, str],
+                                              expected: list[SpendRecord]) -> None:
+    """The aggregated answer is what the paged report says when one page holds the whole range."""
+    aggregated = client.get(AGGREGATED, params={**SPAN, **params}).json()
+    paged = client.get("/user/daily/activity", params={**SPAN, **params, "page_size": 1000}).json()
+
+    SpendAnalyticsPaginatedResponse.model_validate(aggregated)
+    assert paged["metadata"]["total_pages"] == 1
+    assert aggregated["results"] == paged["results"]  # day by day, every breakdown entry with its metadata
+    assert aggregated["metadata"] == paged["metadata"]
+    meta = aggregated["metadata"]
+    assert meta["total_spend"] == total(expected)
+    assert (meta["total_api_requests"], meta["total_successful_requests"], meta["total_failed_requests"]) == (
+        len(expected), len(expected), 0)
+    assert (meta["total_prompt_tokens"], meta["total_tokens"]) == (10 * len(expected), 15 * len(expected))
+    assert (meta["page"], meta["total_pages"], meta["has_more"]) == (1, 1, False)
+    assert [day["date"] for day in aggregated["results"]] == sorted(
+        {r.start_time.date().isoformat() for r in expected}, reverse=True)
+
+
+def test_aggregated_activity_labels_keys(client: TestClient) -> None:
+    results = client.get(AGGREGATED, params=SPAN).json()["results"]
+
+    assert [day["date"] for day in results] == [DAYS[1].isoformat(), DAYS[0].isoformat()]
+    older = results[1]
+    on_day = [r for r in RECORDS if r.start_time.date() == DAYS[0]]
+    assert older["metrics"]["spend"] == total(on_day)
+    bob_key = older["breakdown"]["api_keys"][hash_key(BOB_KEY)]
+    assert bob_key["metadata"] == {"key_alias": "bob-key", "team_id": "team-blue"}
+    assert bob_key["metrics"]["spend"] == total([r for r in on_day if r.user_id == "bob"])
+    assert set(older["breakdown"]["entities"]) == {"alice", "bob"}
+    assert older["breakdown"]["mcp_servers"] == {}
+
+
+def test_aggregated_activity_folds_a_busy_day_into_one_entry(client: TestClient) -> None:
+    """1,040 daily rows on one day (8 users × 130 models), more than the largest page: one entry, whole totals."""
+    busy = [replace(RECORDS[0], request_id=f"busy-{u}-{m}", user_id=f"user-{u}", model=f"openai/model-{m}",
+                    start_time=datetime.combine(TODAY, time(9), UTC), end_time=datetime.combine(TODAY, time(9), UTC))
+            for u in range(8) for m in range(130)]
+    store(client, busy)
+    day = {"start_date": TODAY.isoformat(), "end_date": TODAY.isoformat()}
+
+    aggregated = client.get(AGGREGATED, params=day).json()
+    pages = [client.get("/user/daily/activity", params={**day, "page_size": 1000, "page": p}).json() for p in (1, 2)]
+
+    [entry] = aggregated["results"]
+    assert entry["date"] == TODAY.isoformat()
+    assert entry["metrics"]["api_requests"] == aggregated["metadata"]["total_api_requests"] == 1040
+    assert entry["metrics"]["spend"] == aggregated["metadata"]["total_spend"] == total(busy)
+    breakdown = entry["breakdown"]
+    assert (len(breakdown["models"]), len(breakdown["entities"]), len(breakdown["api_keys"])) == (130, 8, 1)
+    assert breakdown["entities"]["user-3"]["metrics"]["api_requests"] == 130
+    assert breakdown["models"]["openai/model-7"]["metrics"]["api_requests"] == 8
+    assert (aggregated["metadata"]["total_pages"], aggregated["metadata"]["has_more"]) == (1, False)
+    # the paged report needs two pages for the day; its halves add up to the aggregated entry
+    assert [p["metadata"]["has_more"] for p in pages] == [True, False]
+    assert sum(p["results"][0]["metrics"]["api_requests"] for p in pages) == 1040
+
+
+def test_aggregated_activity_of_an_internal_user(client: TestClient, alice: dict[str, str]) -> None:
+    mine = client.get(AGGREGATED, headers=alice, params=SPAN).json()
+    assert mine["metadata"]["total_spend"] == total([r for r in RECORDS if r.user_id == "alice"])
+    assert {e for day in mine["results"] for e in day["breakdown"]["entities"]} == {"alice"}
+    assert mine["results"][0]["breakdown"]["api_keys"][hash_key(ALICE_KEY)]["metadata"] == {
+        "key_alias": "alice-key", "team_id": "team-red"}
+    assert client.get(AGGREGATED, headers=alice, params={**SPAN, "user_id": "alice"}).json() == mine
+    assert client.get(AGGREGATED, headers=alice, params={**SPAN, "api_key": BOB_KEY}).json()["results"] == []
+    assert client.get(AGGREGATED, headers=alice, params={**SPAN, "user_id": "bob"}).status_code == 404
+
+    viewer = caller(client, "vera", "proxy_admin_viewer")
+    assert client.get(AGGREGATED, headers=viewer, params=SPAN).json()["metadata"]["total_api_requests"] == 20
+
+
+@pytest.mark.parametrize("params", [{}, {"start_date": DAYS[0].isoformat()}, {"end_date": DAYS[0].isoformat()},
+                                    {"start_date": "soon", "end_date": DAYS[0].isoformat()},
+                                    {"start_date": DAYS[1].isoformat(), "end_date": DAYS[0].isoformat()}])
+def test_aggregated_activity_needs_a_date_range(client: TestClient, params: dict[str, str]) -> None:
+    answer = client.get(AGGREGATED, params=params)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["param"] in ("start_date", "end_date")
 
 
 def test_global_spend_views(client: TestClient, alice: dict[str, str]) -> None:

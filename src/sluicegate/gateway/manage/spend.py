@@ -16,7 +16,7 @@ from typing import Any
 
 from sluicegate.errors import BadRequestError, PermissionDeniedError
 from sluicegate.gateway.db.queries import spend as queries
-from sluicegate.gateway.db.queries.spend import ActivityFilter, DailyRow, LogFilter
+from sluicegate.gateway.db.queries.spend import ActivityFilter, DailyRow, DailySum, LogFilter
 from sluicegate.gateway.db.tokens import hash_key, is_key_hash
 from sluicegate.gateway.deps import Manage
 from sluicegate.gateway.manage.access import is_org_admin, not_found, require_reader, team_role, teams_of
@@ -139,21 +139,47 @@ async def activity(manage: Manage, query: ActivityQuery, *, page: int, page_size
     JSON-ready dicts in the shape of SpendAnalyticsPaginatedResponse (validating each entry would cost more
     than building it).
     """
-    start, end = _day(query.start_date, "start_date"), _day(query.end_date, "end_date")
-    if start > end:
-        raise BadRequestError("start_date is after end_date", param="start_date", code="invalid_date")
-    api_key = hash_key(query.api_key) if query.api_key and not is_key_hash(query.api_key) else query.api_key
-    where = ActivityFilter(entity_type=query.entity_type, start=start, end=end,
-                           entity_ids=await _visible_entities(manage, query.entity_type, query.entity_ids),
-                           exclude_ids=query.exclude_ids, model=query.model, api_key=api_key)
+    where = await _activity_filter(manage, query)
     total_rows, rows = await queries.daily_page(manage.session, where, offset=(page - 1) * page_size,
                                                 limit=page_size)
     days, page_total = _fold(rows)
     await _label(manage, where.entity_type, days)
     total_pages = max(1, math.ceil(total_rows / page_size))
-    return {"results": [{"date": day.isoformat(), "metrics": _metrics(counters), "breakdown": breakdown}
-                        for day, (counters, breakdown) in days.items()],
-            "metadata": _metadata(page_total, page=page, total_pages=total_pages)}
+    return {"results": _results(days), "metadata": _metadata(page_total, page=page, total_pages=total_pages)}
+
+
+async def aggregated_activity(manage: Manage, query: ActivityQuery) -> dict[str, Any]:
+    """The whole range in one answer (LiteLLM's /user/daily/activity/aggregated): `activity`'s shape, one entry
+    per day, totals over the range, and always page 1 of 1.
+
+    The database does the folding: one sum per day, then one per day and value of each breakdown's dimension —
+    six aggregate queries, each answering at most days × distinct values rows, however many daily rows there are.
+    """
+    where = await _activity_filter(manage, query)
+    days: dict[date, Day] = {}
+    total = _zero()
+    for row in await queries.daily_sums(manage.session, where, None):
+        days[row.date] = (_counters(row), _breakdown())
+        _add(total, row)
+    for field, dimension in _BREAKDOWNS:
+        for row in await queries.daily_sums(manage.session, where, dimension):
+            # '' gets no entry, as in `_fold`; a day first written after the per-day query (each query sees what
+            # is committed when it starts) is left for the next request
+            if row.value and row.date in days:
+                days[row.date][1][field][row.value] = _counters(row)
+    await _label(manage, where.entity_type, days)
+    return {"results": _results(days), "metadata": _metadata(total, page=1, total_pages=1)}
+
+
+async def _activity_filter(manage: Manage, query: ActivityQuery) -> ActivityFilter:
+    """The daily rows `query` asks for and the caller may read; 400 for a missing, malformed or reversed range."""
+    start, end = _day(query.start_date, "start_date"), _day(query.end_date, "end_date")
+    if start > end:
+        raise BadRequestError("start_date is after end_date", param="start_date", code="invalid_date")
+    api_key = hash_key(query.api_key) if query.api_key and not is_key_hash(query.api_key) else query.api_key
+    return ActivityFilter(entity_type=query.entity_type, start=start, end=end,
+                          entity_ids=await _visible_entities(manage, query.entity_type, query.entity_ids),
+                          exclude_ids=query.exclude_ids, model=query.model, api_key=api_key)
 
 
 # Running sums of a set of daily rows, in DailyRow's order from spend on: spend, prompt, completion, cache read,
@@ -171,8 +197,7 @@ def _fold(rows: list[DailyRow]) -> tuple[dict[date, Day], Counters]:
     for row in rows:
         day = days.get(row.date)
         if day is None:
-            day = days[row.date] = (_zero(), {"models": {}, "model_groups": {}, "mcp_servers": {}, "providers": {},
-                                              "api_keys": {}, "entities": {}})
+            day = days[row.date] = (_zero(), _breakdown())
         _add(total, row)
         _add(day[0], row)
         breakdown = day[1]
@@ -187,11 +212,21 @@ def _fold(rows: list[DailyRow]) -> tuple[dict[date, Day], Counters]:
     return days, total
 
 
+def _breakdown() -> dict[str, Any]:
+    return {"models": {}, "model_groups": {}, "mcp_servers": {}, "providers": {}, "api_keys": {}, "entities": {}}
+
+
 def _zero() -> Counters:
     return [Decimal(0), 0, 0, 0, 0, 0, 0, 0]
 
 
-def _add(counters: Counters, row: DailyRow) -> None:
+def _counters(row: DailySum) -> Counters:
+    counters = _zero()
+    _add(counters, row)
+    return counters
+
+
+def _add(counters: Counters, row: DailyRow | DailySum) -> None:
     counters[0] += row.spend
     counters[1] += row.prompt_tokens
     counters[2] += row.completion_tokens
@@ -221,6 +256,11 @@ async def _label(manage: Manage, entity_type: str, days: dict[date, Day]) -> Non
                 else:
                     metadata = {}
                 entries[value] = {"metrics": _metrics(counters), "metadata": metadata}
+
+
+def _results(days: dict[date, Day]) -> list[dict[str, Any]]:
+    return [{"date": day.isoformat(), "metrics": _metrics(counters), "breakdown": breakdown}
+            for day, (counters, breakdown) in days.items()]
 
 
 def _metrics(counters: Counters) -> dict[str, Any]:

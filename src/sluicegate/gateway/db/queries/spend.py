@@ -117,10 +117,7 @@ async def daily_page(session: AsyncSession, where: ActivityFilter, *, offset: in
     The page's ids are chosen from (date, id) alone and only those rows are read whole, so a deep page sorts
     narrow pairs rather than every matching row. Nothing is read past the last row.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        # asyncpg prepares statements; after five runs PostgreSQL may switch to a generic plan, which cannot see
-        # that a month of one entity type is a seventh of the month's rows and reads them all (4-7× slower).
-        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    await _custom_plans(session)
     total = int(await session.scalar(_activity(select(func.count()).select_from(DailySpend), where)) or 0)
     if offset >= total:
         return total, []
@@ -129,6 +126,48 @@ async def daily_page(session: AsyncSession, where: ActivityFilter, *, offset: in
     query = (select(*_DAILY_COLUMNS).where(DailySpend.id.in_(page.scalar_subquery()))
              .order_by(DailySpend.date.desc(), DailySpend.id))
     return total, [DailyRow(*row) for row in await session.execute(query)]
+
+
+class DailySum(NamedTuple):
+    """The summed counters of one day's matching daily rows, or of those with one value of a dimension."""
+
+    date: date
+    value: str  # the dimension's value ('' when summed per day only)
+    spend: Decimal
+    prompt_tokens: int
+    completion_tokens: int
+    cache_read_input_tokens: int
+    cache_creation_input_tokens: int
+    api_requests: int
+    successful_requests: int
+    failed_requests: int
+
+
+_COUNTS = tuple(func.sum(getattr(DailySpend, name)) for name in DailySum._fields[3:])
+
+
+async def daily_sums(session: AsyncSession, where: ActivityFilter, dimension: str | None) -> list[DailySum]:
+    """The matching daily rows summed per day (`dimension` None), or per day and value of `dimension` (model,
+    model_group, custom_llm_provider, api_key or entity_id): newest day first, at most one sum per day and value,
+    however many rows there are."""
+    await _custom_plans(session)
+    keys = [DailySpend.date] if dimension is None else [DailySpend.date, getattr(DailySpend, dimension)]
+    query = (_activity(select(*keys, money_sum(DailySpend.spend), *_COUNTS), where)
+             .group_by(*keys).order_by(DailySpend.date.desc(), *keys[1:]))
+    sums = []
+    for row in await session.execute(query):
+        spend, *counts = row[len(keys):]
+        value = row[1] if dimension else ""
+        # PostgreSQL's SUM of a BIGINT is a NUMERIC: back to int
+        sums.append(DailySum(row[0], value, spend or Decimal(0), *(int(n) for n in counts)))
+    return sums
+
+
+async def _custom_plans(session: AsyncSession) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        # asyncpg prepares statements; after five runs PostgreSQL may switch to a generic plan, which cannot see
+        # that a month of one entity type is a seventh of the month's rows and reads them all (4-7× slower).
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 async def key_labels(session: AsyncSession, api_keys: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:

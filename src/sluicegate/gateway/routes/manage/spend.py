@@ -67,6 +67,15 @@ async def user_daily_activity(manage: ManageDep, start_date: Optional = None, en
     return _json(await spend.activity(manage, query, page=page, page_size=page_size))
 
 
+@router.get("/user/daily/activity/aggregated", response_model=SpendAnalyticsPaginatedResponse)
+async def user_daily_activity_aggregated(manage: ManageDep, start_date: Optional = None, end_date: Optional = None,
+                                         model: Optional = None, api_key: Optional = None,
+                                         user_id: Optional = None) -> Response:
+    """The whole range in one answer, one entry per day (what LiteLLM's "Your Usage" page asks for)."""
+    query = spend.ActivityQuery("user", [user_id] if user_id else None, start_date, end_date, model, api_key)
+    return _json(await spend.aggregated_activity(manage, query))
+
+
 @router.get("/team/daily/activity", response_model=SpendAnalyticsPaginatedResponse)
 async def team_daily_activity(manage: ManageDep, start_date: Optional = None, end_date: Optional = None,
                               model: Optional = None, api_key: Optional = None, team_ids: Optional = None,
