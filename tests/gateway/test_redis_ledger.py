@@ -12,7 +12,7 @@ import pytest
 from redis import asyncio as redis_asyncio
 
 from sluicegate.errors import RateLimitError
-from sluicegate.gateway.admission import BudgetExceededError, Check
+from sluicegate.gateway.admission import BudgetExceededError, Check, Ticket
 from sluicegate.gateway.redis_ledger import RedisLedger, ResilientLedger, to_nano
 from sluicegate.transport.redis_wire import PipelinedRedis
 
@@ -93,7 +93,62 @@ async def test_finish_settles_and_releases_in_one_step(two_instances: tuple[Redi
     check = Check("key:f", tpm=100, parallel=1, budget=Decimal(1))
     ticket = await a.admit((check,), Decimal("0.5"), NOW)
     await a.finish(ticket, Decimal("0.25"), 100)
+    await a.drain()  # finish does not wait for Redis; another instance sees it once Redis has it
     assert await b.spent("key:f", "") == Decimal("0.25")
     with pytest.raises(RateLimitError, match="tpm_limit 100"):  # the tokens were counted
         await b.admit((check,), Decimal(0), NOW + 1)
     await b.finish(await b.admit((Check("key:f", parallel=1),), Decimal(0), NOW), Decimal(0), 0)  # slot was free
+
+
+async def test_every_counter_expires(two_instances: tuple[RedisLedger, RedisLedger], redis_url: str) -> None:
+    """Counters get their EXPIRE when they are created (not on every request): each still has one, so a window's
+    counters never outlive it, and a budget's stay for its window."""
+    a, _ = two_instances
+    check = Check("key:ttl", rpm=100, tpm=1000, parallel=5, budget=Decimal(1), window="w1")
+    for _ in range(2):
+        await a.finish(await a.admit((check,), Decimal("0.01"), NOW), Decimal("0.001"), 10)
+    admin = redis_asyncio.Redis.from_url(redis_url)
+    base = f"{a._prefix}{{ledger}}:key:ttl:"
+    keys = [key async for key in admin.scan_iter(match=f"{base}*")]
+    ttls = {key.decode().removeprefix(base).split(":")[0]: await admin.ttl(key) for key in keys}
+    await admin.aclose()
+    assert set(ttls) == {"rpm", "tpm", "parallel", "spent", "reserved"}
+    assert 0 < ttls["rpm"] <= 120
+    assert 0 < ttls["tpm"] <= 120
+    assert all(ttl > 0 for ttl in ttls.values()), ttls
+
+
+async def test_finishes_of_one_iteration_are_one_script_call(two_instances: tuple[RedisLedger, RedisLedger],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """finish returns without waiting for Redis; the tickets finished in one loop iteration are settled together,
+    and this instance's next admission already sees them (a parallel slot of 1, taken again at once)."""
+    a, b = two_instances
+    calls: list[int] = []
+    run_soon = a._redis.run_script_soon
+
+    def counted(script: str, keys: list, args: list) -> asyncio.Future:  # type: ignore[type-arg]
+        calls.append(len(keys))
+        return run_soon(script, keys, args)
+
+    monkeypatch.setattr(a._redis, "run_script_soon", counted)
+    checks = (Check("key:batch", parallel=1, budget=Decimal(1), tpm=10**6), Check("user:batch", rpm=1000))
+    for _ in range(3):
+        ticket = await a.admit(checks, Decimal("0.01"), NOW)
+        await a.finish(ticket, Decimal("0.001"), 10)  # the slot of 1 is free for the next admission
+    tickets = [await a.admit((Check(f"key:many-{i}", parallel=1),), Decimal(0), NOW) for i in range(20)]
+    calls.clear()
+    for ticket in tickets:
+        await a.finish(ticket, Decimal(0), 0)
+    await a.drain()
+    assert calls == [20]  # twenty tickets of one check each: one call
+    assert await b.spent("key:batch", "") == Decimal("0.003")
+    await b.finish(await b.admit(checks, Decimal(0), NOW), Decimal(0), 0)  # every slot came back
+    await b.drain()
+
+
+async def test_a_finish_lost_to_an_outage_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    ledger = RedisLedger(PipelinedRedis(host="127.0.0.1", port=1, timeout_s=0.2))  # nothing listens there
+    ticket = Ticket((Check("key:lost", parallel=1),), 0, Decimal(0))
+    await ledger.finish(ticket, Decimal("0.5"), 5)
+    await ledger.drain()
+    assert "could not settle 1 requests in Redis" in caplog.text

@@ -75,6 +75,27 @@ async def test_a_script_redis_forgot_is_sent_whole_once(redis_url: str) -> None:
         await client.aclose()
 
 
+@pytest.mark.redis
+async def test_a_script_run_soon_answers_through_its_future(redis_url: str) -> None:
+    """run_script_soon: no coroutine; written at once, before commands queued after it; NOSCRIPT falls back to
+    EVAL as run_script does; before any connection exists it connects first."""
+    client = PipelinedRedis(url=redis_url)
+    script = ECHO + f" -- {uuid.uuid4().hex}"
+    try:
+        first = client.run_script_soon(script, ["k"], ["a", 1])  # not connected yet, and unknown to Redis
+        assert await first == [b"k", b"a", 2]
+        soon = client.run_script_soon(script, ["k"], ["a", 5])
+        later = client.execute("GET", f"missing-{uuid.uuid4().hex}")  # queued after: answered after
+        assert await later is None
+        assert soon.done()
+        assert soon.result() == [b"k", b"a", 6]
+        failing = client.run_script_soon("return redis.error_reply('nope')", [], [])
+        with pytest.raises(RedisReplyError, match="nope"):
+            await failing
+    finally:
+        await client.aclose()
+
+
 @pytest.fixture
 def protected(tmp_path: Path) -> Iterator[int]:
     """A private redis-server that wants a password."""

@@ -75,6 +75,9 @@ class Ledger(Protocol):
 
     async def spent(self, entity: str, window: str) -> Decimal | None: ...
 
+    async def drain(self) -> None:
+        """Wait for every `finish` so far to be counted (a ledger may settle them in the background)."""
+
 
 def budget_window(limits: Limits, now: datetime) -> tuple[str, Decimal]:
     """The budget window `now` falls in, and the spend the loaded row says it already holds.
@@ -217,6 +220,9 @@ class MemoryLedger:
 
     async def spent(self, entity: str, window: str) -> Decimal | None:
         return self._spent.get((entity, window))
+
+    async def drain(self) -> None:
+        """Nothing to wait for: memory counts at once."""
 
     def in_flight(self, entity: str) -> int:
         return self._in_flight.get(entity, 0)

@@ -109,6 +109,7 @@ def create_app(config: GatewayConfig) -> HotPathApp:
             await pool.aclose()  # after the last request has drained
             await spend.aclose()  # every queued spend record stored (or left in the journal)
             await db.aclose()
+            await state.enforcement.ledger.drain()  # every settle answered before the connection closes
             if redis_client is not None:
                 await redis_client.aclose()
             if ledger_client is not None:

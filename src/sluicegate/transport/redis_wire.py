@@ -124,6 +124,7 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
 
     def send(self, command: bytes) -> asyncio.Future[Any]:
+        """Queue `command` for this loop iteration's write; the future resolves with its reply."""
         if self.closed or self.transport is None:
             raise ConnectionError("the Redis connection is closed")
         loop = asyncio.get_running_loop()
@@ -253,10 +254,7 @@ class PipelinedRedis:
 
     async def run_script(self, script: str, keys: Sequence[Arg | Segment], args: Sequence[Arg | Segment]) -> Any:
         """EVALSHA, falling back to EVAL (which caches the script in Redis) when Redis does not know it yet."""
-        sha = self._shas.get(script)
-        if sha is None:
-            sha = self._shas[script] = hashlib.sha1(script.encode()).hexdigest()  # noqa: S324  # Redis's script id
-        key_count = sum(k.count if isinstance(k, Segment) else 1 for k in keys)
+        sha, key_count = self._sha(script), _count(keys)
         try:
             return await self.execute("EVALSHA", sha, key_count, *keys, *args)
         except RedisReplyError as error:
@@ -264,9 +262,57 @@ class PipelinedRedis:
                 raise
         return await self.execute("EVAL", script, key_count, *keys, *args)
 
+    def run_script_soon(self, script: str, keys: Sequence[Arg | Segment],
+                        args: Sequence[Arg | Segment]) -> asyncio.Future[Any]:
+        """`run_script` for a caller that does not wait for the answer: no coroutine or task of its own while
+        connected (awaiting a reply costs a request a suspension and a wake-up). It goes out with this loop
+        iteration's other commands, before those sent after it; the future holds the reply or the error."""
+        connection = self._connection
+        if connection is None or connection.closed:
+            return asyncio.ensure_future(self.run_script(script, keys, args))
+        result: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        key_count = _count(keys)
+        try:
+            sent = connection.send(encode_command(("EVALSHA", self._sha(script), key_count, *keys, *args)))
+        except ConnectionError as error:
+            result.set_exception(error)
+            return result
+
+        def answered(future: asyncio.Future[Any]) -> None:
+            error = future.exception()
+            reply = error if error is not None else future.result()
+            if isinstance(reply, RedisReplyError) and str(reply).startswith("NOSCRIPT"):
+                retry = asyncio.ensure_future(self.execute("EVAL", script, key_count, *keys, *args))
+                retry.add_done_callback(lambda done: _copy(done, result))
+            elif isinstance(reply, BaseException):
+                result.set_exception(reply)
+            else:
+                result.set_result(reply)
+
+        sent.add_done_callback(answered)
+        return result
+
+    def _sha(self, script: str) -> str:
+        sha = self._shas.get(script)
+        if sha is None:
+            sha = self._shas[script] = hashlib.sha1(script.encode()).hexdigest()  # noqa: S324  # Redis's script id
+        return sha
+
     async def aclose(self) -> None:
         if self._connecting is not None:
             self._connecting.cancel()
         if self._connection is not None and self._connection.transport is not None:
             self._connection.transport.close()
         self._connection = None
+
+
+def _count(args: Sequence[Arg | Segment]) -> int:
+    return sum(arg.count if isinstance(arg, Segment) else 1 for arg in args)
+
+
+def _copy(source: asyncio.Future[Any], target: asyncio.Future[Any]) -> None:
+    error = source.exception()
+    if error is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(source.result())
