@@ -264,16 +264,19 @@ async def test_a_batch_of_2000_records_is_a_handful_of_statements(
     batch = records(2000)
     await DatabaseSink(sessions).store(batch)
 
-    # SQLite: one multi-row statement per 1,000 rows; PostgreSQL: one, with an array per column. Never one per row.
-    inserts = 1 if engine.dialect.name == "postgresql" else 2
-    assert statements.count("INSERT INTO spend_logs") == inserts
+    # One INSERT for the whole batch (PostgreSQL: one JSON parameter; SQLite: one executemany), never one per row.
+    assert statements.count("INSERT INTO spend_logs") == 1
     assert len(statements) < 30, statements  # per entity, not per record
     assert len(await spend_log_rows(sessions)) == 2000
     assert await log_sums(sessions, SpendLog.team_id) == await stored_spend(sessions, Team, Team.team_id)
 
     statements.clear()
-    await DatabaseSink(sessions).store(batch)  # all known: nothing but the INSERT
-    assert [s for s in statements if not s.startswith(("BEGIN", "select"))] == ["INSERT INTO spend_logs"] * inserts
+    await DatabaseSink(sessions).store(batch)  # all known: nothing is added anywhere
+    writes = [s for s in statements if not s.startswith(("BEGIN", "select", "SELECT"))]
+    if engine.dialect.name == "postgresql":
+        assert writes == ["INSERT INTO spend_logs"]  # ON CONFLICT DO NOTHING inserts none of them
+    else:
+        assert writes == ["DELETE FROM spend_logs"]  # the write lock (a no-op); the ids are all stored already
 
 
 async def test_the_spend_writer_stores_through_the_sink(sessions: async_sessionmaker[AsyncSession],
@@ -291,3 +294,34 @@ async def test_the_spend_writer_stores_through_the_sink(sessions: async_sessionm
     async with sessions() as session:
         total = await session.scalar(select(money_sum(DailySpend.spend)).where(DailySpend.entity_type == "global"))
     assert total == sum(r.spend_usd for r in batch) == TINY * 500500
+
+
+async def test_a_stored_row_is_exactly_what_the_orm_would_store(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The sink writes spend logs around the ORM (one JSON parameter on PostgreSQL, executemany on SQLite): the stored
+    values, as the database holds them, equal those of the same row added through the ORM."""
+    sunk = SpendRecord(request_id="sunk", model="openai/gpt-4o", spend_usd=Decimal("0.000123456789012345678"),
+                       start_time=DAY1 + timedelta(microseconds=123456), end_time=DAY1 + timedelta(seconds=2),
+                       api_key_hash=KEYS[0], user_id="u1", team_id="t1", org_id="o1", end_user="e1",
+                       model_group="gpt-4o", provider="openai", deployment_id="d1", prompt_tokens=7,
+                       completion_tokens=3, cached_tokens=2, cache_creation_tokens=1, status="failure",
+                       tags=("a", "b"), metadata={"note": "é", "amount": Decimal("1.50")})
+    await DatabaseSink(sessions).store([sunk])
+    async with sessions() as session, session.begin():
+        stored = await session.get(SpendLog, "sunk")
+        assert stored is not None
+        twin = SpendLog(**{c.key: getattr(stored, c.key) for c in SpendLog.__mapper__.column_attrs})
+        twin.request_id = "twin"
+        session.expunge(stored)
+        session.add(twin)
+    async with sessions() as session:
+        raw = {row[0]: row[1:] for row in await session.execute(text(
+            "SELECT request_id, call_type, api_key, user_id, team_id, organization_id, end_user, model, model_group, "
+            "model_id, custom_llm_provider, prompt_tokens, completion_tokens, total_tokens, cache_read_input_tokens, "
+            "cache_creation_input_tokens, CAST(spend AS TEXT), CAST(start_time AS TEXT), CAST(end_time AS TEXT), "
+            "request_duration_ms, status, cache_hit, CAST(request_tags AS TEXT), CAST(metadata AS TEXT) "
+            "FROM spend_logs WHERE request_id IN ('sunk', 'twin')"))}
+    assert raw["sunk"] == raw["twin"]
+    assert stored.spend == Decimal("0.000123456789012346")  # rounded to the column's 18 decimals, as the ORM does
+    assert stored.start_time == sunk.start_time
+    assert stored.request_tags == ["a", "b"]
+    assert stored.metadata_ == {"note": "é", "amount": "1.50"}
