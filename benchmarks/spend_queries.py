@@ -1,6 +1,7 @@
 """How fast the spend reports answer on PostgreSQL with 1,000,000 spend-log rows (issue 6: "well under a second").
 
-    .venv/bin/python benchmarks/spend_queries.py [--rows N] [--maintenance-url URL] [--runs N]
+    .venv/bin/python benchmarks/spend_queries.py [--rows N] [--maintenance-url URL] [--runs N] [--only TEXT]
+                                                 [--keep | --reuse NAME]
 
 Creates a throwaway database next to the maintenance database (default postgresql://postgres@127.0.0.1:5432/test),
 migrates it, fills spend_logs with N rows over the last 30 days (one INSERT … SELECT generate_series) and
@@ -165,6 +166,10 @@ def scenarios(last: dict[int, dict[str, int]]) -> list[tuple[str, Call]]:
         query = spend.ActivityQuery(entity_type, ids, start, end, **extra)
         return lambda m: spend.activity(m, query, page=page, page_size=page_size)
 
+    def aggregated(ids: list[str] | None = None) -> Call:
+        query = spend.ActivityQuery("user", ids, start, end)
+        return lambda m: spend.aggregated_activity(m, query)
+
     def deepest(entity_type: str, page_size: int) -> tuple[str, Call]:
         page = last[page_size][entity_type]
         return (f"  last page ({page:,}) of {page_size:,} rows", activity(entity_type, page=page, page_size=page_size))
@@ -184,6 +189,8 @@ def scenarios(last: dict[int, dict[str, int]]) -> list[tuple[str, Call]]:
         deepest("user", 1000),
         ("/user/daily/activity one user, 30 days", activity("user", ["user-7"])),
         ("/user/daily/activity one user, model filter", activity("user", ["user-7"], model="gpt-4o")),
+        ("/user/daily/activity/aggregated one user, 30 days", aggregated(["user-7"])),
+        ("/user/daily/activity/aggregated every user, 30 days", aggregated()),
         ("/team/daily/activity every team, 30 days", activity("team")),
         ("/team/daily/activity one team, 30 days", activity("team", ["team-3"])),
         ("/organization/daily/activity every org", activity("organization")),
@@ -208,10 +215,12 @@ def to_json(answer: Any) -> bytes:
     return orjson.dumps(answer)
 
 
-async def measure(sessions: async_sessionmaker[AsyncSession], runs: int) -> None:
+async def measure(sessions: async_sessionmaker[AsyncSession], runs: int, only: str = "") -> None:
     last = {page_size: await last_pages(sessions, page_size) for page_size in (50, 1000)}
     print(f"\n{'report (answer and its JSON)':52} {'median ms':>10} {'worst ms':>10} {'KB':>8}")
     for name, call in scenarios(last):
+        if only not in name:
+            continue
         times = []
         for run in range(runs + 1):
             async with sessions() as session:
@@ -229,21 +238,25 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--maintenance-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--keep", action="store_true", help="keep the database (its URL is printed) to explain plans")
+    parser.add_argument("--reuse", metavar="NAME", help="measure a database kept by --keep instead of filling one")
+    parser.add_argument("--only", default="", help="only the reports whose name contains this")
     args = parser.parse_args()
-    name = f"sluicegate_bench_{uuid.uuid4().hex[:10]}"
-    await admin(args.maintenance_url, f'CREATE DATABASE "{name}"')
+    name = args.reuse or f"sluicegate_bench_{uuid.uuid4().hex[:10]}"
+    if not args.reuse:
+        await admin(args.maintenance_url, f'CREATE DATABASE "{name}"')
     url = make_url(args.maintenance_url).set(database=name).render_as_string(hide_password=False)
     engine = create_engine(url)
     try:
-        await upgrade(url)
         sessions = create_session_factory(engine)
-        await fill(sessions, args.rows)
-        await vacuum(url)
-        await measure(sessions, args.runs)
+        if not args.reuse:
+            await upgrade(url)
+            await fill(sessions, args.rows)
+            await vacuum(url)
+        await measure(sessions, args.runs, args.only)
     finally:
         await engine.dispose()
-        if args.keep:
-            print(f"kept: {url}")
+        if args.keep or args.reuse:
+            print(f"kept: {url} (--reuse {name})")
         else:
             await admin(args.maintenance_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -152,19 +152,21 @@ async def aggregated_activity(manage: Manage, query: ActivityQuery) -> dict[str,
     """The whole range in one answer (LiteLLM's /user/daily/activity/aggregated): `activity`'s shape, one entry
     per day, totals over the range, and always page 1 of 1.
 
-    The database does the folding: one sum per day, then one per day and value of each breakdown's dimension —
-    six aggregate queries, each answering at most days × distinct values rows, however many daily rows there are.
+    The database does the folding: one sum per day, and one per day and value of each breakdown's dimension (one
+    pass with grouping sets on PostgreSQL, six queries on SQLite), at most days × distinct values rows each,
+    however many daily rows there are.
     """
     where = await _activity_filter(manage, query)
     days: dict[date, Day] = {}
     total = _zero()
-    for row in await queries.daily_sums(manage.session, where, None):
+    sums = await queries.daily_sums(manage.session, where, [dimension for _, dimension in _BREAKDOWNS])
+    for row in sums[None]:
         days[row.date] = (_counters(row), _breakdown())
         _add(total, row)
     for field, dimension in _BREAKDOWNS:
-        for row in await queries.daily_sums(manage.session, where, dimension):
-            # '' gets no entry, as in `_fold`; a day first written after the per-day query (each query sees what
-            # is committed when it starts) is left for the next request
+        for row in sums[dimension]:
+            # '' gets no entry, as in `_fold`; on SQLite (a query per dimension) a day first written after the
+            # per-day query is left for the next request
             if row.value and row.date in days:
                 days[row.date][1][field][row.value] = _counters(row)
     await _label(manage, where.entity_type, days)
