@@ -140,4 +140,4 @@ def _run_uvicorn(args: argparse.Namespace, host: str, path: str | None, config: 
         return
     from sluicegate.gateway.app import create_app
 
-    uvicorn.run(create_app(config), **common)
+    uvicorn.run(create_app(config, settle_heap=True), **common)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import time
 from collections.abc import AsyncIterator
@@ -62,7 +63,25 @@ def admission_ledger(client: PipelinedRedis | None, namespace: str | None) -> Le
     return ResilientLedger(RedisLedger(client, f"{namespace}:ledger:" if namespace else "sluicegate:ledger:"))
 
 
-def create_app(config: GatewayConfig) -> HotPathApp:
+# The garbage collector, tuned once the gateway is up. A request allocates hundreds of containers, so with
+# Python's defaults (a young collection every 700, a full one every 100 of those) full collections came every
+# few seconds and each walked every long-lived object (config, catalog, modules): 60-90 ms pauses, the p99 of
+# a loaded gateway. Frozen, the start-up heap is never walked again; the larger first threshold makes young
+# collections rarer. Measured (virtual_keys.py harness, SQLite, c=16): p99 53-88 ms -> 25-28 ms, gateway CPU per
+# request 703-773 -> 639-681 µs.
+GC_YOUNG_THRESHOLD = 20_000
+GC_OLDER_THRESHOLD = 20
+
+
+def _settle_heap() -> None:
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, GC_OLDER_THRESHOLD, GC_OLDER_THRESHOLD)
+
+
+def create_app(config: GatewayConfig, *, settle_heap: bool = False) -> HotPathApp:
+    """The gateway's app. `settle_heap`: tune the garbage collector for serving once started (`_settle_heap`); the
+    server process asks for it, tests and embedders, which share their process, do not."""
     groups = ModelGroups(config.deployments)
     gateway_metrics = GatewayMetrics()
     db = gateway_database(config)
@@ -99,6 +118,8 @@ def create_app(config: GatewayConfig) -> HotPathApp:
                                          name="sluicegate-model-sync")
         changes = asyncio.create_task(db.feed.listen(db.forget_principals), name="sluicegate-change-feed") \
             if db.feed is not None else None
+        if settle_heap:
+            _settle_heap()
         try:
             yield
         finally:
@@ -146,4 +167,4 @@ async def _sync_models(db: GatewayDatabase, state: GatewayState, interval_s: flo
 def app_from_env() -> HotPathApp:
     """The factory uvicorn workers call: the config path travels in SLUICEGATE_CONFIG."""
     allow = os.environ.get("SLUICEGATE_ALLOW_UNSUPPORTED") == "1"
-    return create_app(load_config(config_path_from_env(os.environ), allow_unsupported=allow))
+    return create_app(load_config(config_path_from_env(os.environ), allow_unsupported=allow), settle_heap=True)
