@@ -152,3 +152,21 @@ async def test_a_finish_lost_to_an_outage_is_logged_not_raised(caplog: pytest.Lo
     await ledger.finish(ticket, Decimal("0.5"), 5)
     await ledger.drain()
     assert "could not settle 1 requests in Redis" in caplog.text
+
+
+async def test_a_settlement_rides_with_the_next_admission_or_goes_after_the_delay(redis_url: str) -> None:
+    prefix = f"test-{uuid.uuid4().hex[:8]}:ledger:"
+    client, other = PipelinedRedis(url=redis_url), PipelinedRedis(url=redis_url)
+    a, b = RedisLedger(client, prefix, settle_delay_s=0.2), RedisLedger(other, prefix)
+    check = Check("key:delay", parallel=1, budget=Decimal(1))
+    try:
+        await a.finish(await a.admit((check,), Decimal("0.1"), NOW), Decimal("0.01"), 1)
+        await asyncio.sleep(0.05)
+        assert await b.spent("key:delay", "") == Decimal(0)  # not written yet: the other instance holds back
+        await a.finish(await a.admit((check,), Decimal("0.1"), NOW), Decimal("0.01"), 1)  # the slot was free
+        await asyncio.sleep(0.4)  # no command followed: the delay wrote it
+        assert await b.spent("key:delay", "") == Decimal("0.02")
+    finally:
+        await a.drain()
+        await client.aclose()
+        await other.aclose()

@@ -37,6 +37,7 @@ MINUTE_TTL_S = 2 * WINDOW_S
 IN_FLIGHT_TTL_S = 3600  # a crashed instance's slots free themselves after this
 WINDOW_TTL_S = 400 * 86_400  # a budget window's counters outlive any budget_duration in use
 MAX_SEGMENTS = 10_000
+SETTLE_DELAY_S = 0.02  # the longest a finished request's settlement waits for a command to ride along with
 
 # KEYS per check: requests, tokens, in flight, spent, reserved. ARGV: reserve, then per check: rpm, tpm,
 # parallel, budget, base spend ('' = not limited), ttl of the budget counters. Returns {kind, index, used} or {}.
@@ -122,15 +123,21 @@ class RedisLedger:
     virtual key costs, and redis-py spent six times the CPU on each); every instance on the same Redis and prefix
     shares it.
 
-    `finish`, a request's last step, does not wait for Redis: the tickets finished in one event-loop iteration
-    are settled by one script call, sent ahead of this ledger's next command (so this instance's next admission,
-    and any `spent`, already see them). Other instances see them once Redis has them, as before.
-    Waiting cost each request a suspension and a wake-up (about a fifth of what a virtual key cost the gateway).
+    `finish`, a request's last step, does not wait for Redis: finished tickets are settled by one script call that
+    goes out with this ledger's next command (so this instance's next admission, and any `spent`, already count
+    them), or after `settle_delay_s` when no command follows sooner. A round trip costs both sides a system call
+    and a wake-up whatever it carries (benchmarks/virtual_keys.py): under load the settles ride along with the
+    admissions, one write per request instead of two. Other instances see a settle up to `settle_delay_s` later,
+    which only makes them stricter meanwhile: the reservation (an upper bound of the cost) and the parallel slot
+    are still held.
     """
 
-    def __init__(self, client: PipelinedRedis, prefix: str = "sluicegate:ledger:") -> None:
+    def __init__(self, client: PipelinedRedis, prefix: str = "sluicegate:ledger:", *,
+                 settle_delay_s: float = SETTLE_DELAY_S) -> None:
         self._redis = client
         self._prefix = prefix
+        self._settle_delay_s = settle_delay_s
+        self._is_timer_set = False
         self._segments: dict[tuple[Any, ...], Segment] = {}  # a request's checks, encoded once per minute
         self._finished: list[tuple[list[Segment], list[Arg | Segment]]] = []  # settles not written yet
         self._unanswered: set[asyncio.Future[Any]] = set()
@@ -199,8 +206,9 @@ class RedisLedger:
         if ticket.released:
             return
         ticket.released = True
-        if not self._finished:
-            asyncio.get_running_loop().call_soon(self._write_finished)
+        if not self._is_timer_set:
+            self._is_timer_set = True
+            asyncio.get_running_loop().call_later(self._settle_delay_s, self._on_timer)
         self._finished.append(self._settlement(ticket, cost, tokens, release=True))
         ticket.reserved = Decimal(0)
 
@@ -210,6 +218,10 @@ class RedisLedger:
         args: list[Arg | Segment] = [len(ticket.checks), to_nano(ticket.reserved), to_nano(cost), tokens,
                                      int(release), *(self._settled(check) for check in ticket.checks)]
         return keys, args
+
+    def _on_timer(self) -> None:
+        self._is_timer_set = False
+        self._write_finished()
 
     def _write_finished(self) -> None:
         if not self._finished:
