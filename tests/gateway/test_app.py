@@ -28,3 +28,27 @@ with TestClient(create_app(config, settle_heap=True)):
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.split() == ["True", "True", "True", "True"], out.stderr[-2000:]
+
+
+def test_a_database_is_used_with_a_master_key_or_a_database_url_only(tmp_path, monkeypatch):
+    """As LiteLLM: with neither, the gateway is a plain proxy (no admin could read what it stored)."""
+    from starlette.testclient import TestClient
+
+    from sluicegate.gateway.app import create_app
+    from sluicegate.gateway.config import load_config
+
+    monkeypatch.chdir(tmp_path)
+    plain = create_app(load_config(None, environ={}))
+    with TestClient(plain) as client:
+        answer = client.post("/v1/chat/completions", json={"model": "mock/echo",
+                                                           "messages": [{"role": "user", "content": "hi"}]})
+        assert answer.status_code == 200
+    assert plain.gateway.db is None
+    assert plain.gateway.spend is None
+    assert list(tmp_path.iterdir()) == []  # no database file, no spend journal
+
+    keyed = create_app(load_config(None, environ={"LITELLM_MASTER_KEY": "sk-admin"}))
+    assert keyed.gateway.db is not None
+    assert keyed.gateway.spend is not None
+    configured = create_app(load_config(None, environ={"DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}))
+    assert configured.gateway.db is not None

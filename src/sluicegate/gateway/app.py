@@ -84,10 +84,13 @@ def create_app(config: GatewayConfig, *, settle_heap: bool = False) -> HotPathAp
     server process asks for it, tests and embedders, which share their process, do not."""
     groups = ModelGroups(config.deployments)
     gateway_metrics = GatewayMetrics()
-    db = gateway_database(config)
     general = config.general_settings
+    # A database (and spend tracking) with a master key, or wherever one is configured: as LiteLLM, a gateway with
+    # neither is a plain proxy. Nobody could read what it stored (with no master key there is no admin) and it
+    # paid for it: migrations at start-up, a spend record per request (a third of a request's CPU).
+    db = gateway_database(config) if config.master_key is not None or config.database_url is not None else None
     spend = SpendRecorder(general.get("spend_journal_dir") or DEFAULT_JOURNAL_DIR, db,
-                          flush_interval_s=float(general.get("proxy_batch_write_at", 1.0)))
+                          flush_interval_s=float(general.get("proxy_batch_write_at", 1.0))) if db is not None else None
     redis = shared_redis(config)
     namespace = redis.namespace if redis is not None else None
     redis_client = redis.client() if redis is not None else None  # router state and change feed
@@ -104,32 +107,37 @@ def create_app(config: GatewayConfig, *, settle_heap: bool = False) -> HotPathAp
         spend=spend,
     )
 
-    if redis_client is not None:  # management changes reach every instance's principal cache at once
+    if redis_client is not None and db is not None:  # management changes reach every instance's cache at once
         db.feed = ChangeFeed(redis_client, f"{namespace}:sluicegate:principals-changed" if namespace
                              else "sluicegate:principals-changed")
     management = LazyManagementApp(state)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await db.start()  # a schema behind the code stops start-up here, with the reason
-        await spend.start()  # replays what a previous process left unstored
-        resets = asyncio.create_task(_reset_budgets(db), name="sluicegate-budget-resets")
-        model_sync = asyncio.create_task(_sync_models(db, state, float(general.get("model_poll_interval_s", 10.0))),
-                                         name="sluicegate-model-sync")
-        changes = asyncio.create_task(db.feed.listen(db.forget_principals), name="sluicegate-change-feed") \
-            if db.feed is not None else None
+        background: list[asyncio.Task[None]] = []
+        if db is not None:
+            await db.start()  # a schema behind the code stops start-up here, with the reason
+        if spend is not None:
+            await spend.start()  # replays what a previous process left unstored
+        if db is not None:
+            background.append(asyncio.create_task(_reset_budgets(db), name="sluicegate-budget-resets"))
+            interval_s = float(general.get("model_poll_interval_s", 10.0))
+            background.append(asyncio.create_task(_sync_models(db, state, interval_s), name="sluicegate-model-sync"))
+            if db.feed is not None:
+                background.append(asyncio.create_task(db.feed.listen(db.forget_principals),
+                                                      name="sluicegate-change-feed"))
         if settle_heap:
             _settle_heap()
         try:
             yield
         finally:
-            resets.cancel()
-            model_sync.cancel()
-            if changes is not None:
-                changes.cancel()
+            for task in background:
+                task.cancel()
             await pool.aclose()  # after the last request has drained
-            await spend.aclose()  # every queued spend record stored (or left in the journal)
-            await db.aclose()
+            if spend is not None:
+                await spend.aclose()  # every queued spend record stored (or left in the journal)
+            if db is not None:
+                await db.aclose()
             await state.enforcement.ledger.drain()  # every settle answered before the connection closes
             if redis_client is not None:
                 await redis_client.aclose()
