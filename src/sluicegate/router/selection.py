@@ -126,8 +126,10 @@ class Selector:
     async def _reserve(self, group: str, deployments: list[Deployment], request: Request, now: float) -> Pick:
         minute = int(now // 60)
         for tier in _order_tiers(deployments):
-            for deployment in rank(self.strategy, tier, await self._stats(tier, minute, now), self.rng,
-                                   latency_buffer=self.latency_buffer):
+            # One deployment needs no ranking, nor the state it would read (a Redis round trip for some strategies)
+            ranked = tier if len(tier) == 1 else rank(self.strategy, tier, await self._stats(tier, minute, now),
+                                                      self.rng, latency_buffer=self.latency_buffer)
+            for deployment in ranked:
                 tokens = request.tokens(deployment.model) if self._counts_tokens(tier) else 0
                 limits = {"rpm": deployment.rpm, "tpm": deployment.tpm} if self.enforces_limits else {}
                 if await self.state.reserve(deployment.id, minute, tokens, **limits):
@@ -151,6 +153,8 @@ class Selector:
 
 def _order_tiers(deployments: Sequence[Deployment]) -> list[list[Deployment]]:
     """Deployments by `order`, lowest first; those without an order come last."""
+    if len(deployments) == 1:
+        return [list(deployments)]
     tiers: dict[tuple[bool, int], list[Deployment]] = {}
     for deployment in deployments:
         order = deployment.order
