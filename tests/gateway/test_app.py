@@ -43,6 +43,10 @@ def test_a_database_is_used_with_a_master_key_or_a_database_url_only(tmp_path, m
         answer = client.post("/v1/chat/completions", json={"model": "mock/echo",
                                                            "messages": [{"role": "user", "content": "hi"}]})
         assert answer.status_code == 200
+        refused = client.post("/key/generate", json={})
+        assert refused.status_code == 503
+        assert refused.json()["error"]["code"] == "no_database"
+        assert "master key" in refused.json()["error"]["message"]
     assert plain.gateway.db is None
     assert plain.gateway.spend is None
     assert list(tmp_path.iterdir()) == []  # no database file, no spend journal

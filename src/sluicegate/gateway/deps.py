@@ -27,8 +27,9 @@ def gateway_state(request: Request) -> GatewayState:
 def database(request: Request) -> GatewayDatabase:
     db = gateway_state(request).db
     if db is None:
-        raise ServiceUnavailableError("This gateway runs without a database: the management API needs one "
-                                      "(general_settings.database_url)", code="no_database")
+        raise ServiceUnavailableError("This gateway runs without a database, as it has no master key and no "
+                                      "database_url: the management API needs a master key (general_settings."
+                                      "master_key or LITELLM_MASTER_KEY)", code="no_database")
     return db
 
 
