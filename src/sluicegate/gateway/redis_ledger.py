@@ -1,11 +1,11 @@
 """The admission ledger on Redis, shared by every gateway instance; and `ResilientLedger`, which falls back to
 process memory (with a logged warning) while Redis is unreachable, so an outage never fails a request.
 
-One Lua script admits (all checks of a request compared and claimed at once, or none) and one settles: two
-round trips per limited request. Money is counted in whole nano-dollars (exact in Lua's numbers up to $9M per
-counter); the database keeps the exact Decimal spend. All keys share one hash tag, so the scripts stay valid on
-Redis Cluster. A budget counter starts from the spend the database reported when the key was loaded (SET NX),
-so a flushed Redis picks up where the database stands.
+One Lua script admits (all checks of a request compared and claimed at once, or none) and one settles; a request
+waits for its admission only, and its settlement rides along with a later command (`RedisLedger`). Money is counted
+in whole nano-dollars (exact in Lua's numbers up to $9M per counter); the database keeps the exact Decimal spend.
+All keys share one hash tag, so the scripts stay valid on Redis Cluster. A budget counter starts from the spend the
+database reported when the key was loaded (SET NX), so a flushed Redis picks up where the database stands.
 """
 
 from __future__ import annotations
@@ -119,9 +119,8 @@ def to_nano(amount: Decimal) -> int:
 
 
 class RedisLedger:
-    """`Ledger` on a `PipelinedRedis` (transport/redis_wire.py: two script calls per request are most of what a
-    virtual key costs, and redis-py spent six times the CPU on each); every instance on the same Redis and prefix
-    shares it.
+    """`Ledger` on a `PipelinedRedis` (transport/redis_wire.py: the script calls are most of what a virtual key
+    costs, and redis-py spent six times the CPU on each); every instance on the same Redis and prefix shares it.
 
     `finish`, a request's last step, does not wait for Redis: finished tickets are settled by one script call that
     goes out with this ledger's next command (so this instance's next admission, and any `spent`, already count
@@ -187,17 +186,17 @@ class RedisLedger:
         return Ticket(checks, minute, reserve)
 
     async def settle(self, ticket: Ticket, cost: Decimal, tokens: int) -> None:
-        self._write_finished()
-        keys, args = self._settlement(ticket, cost, tokens, release=False)
-        ticket.reserved = Decimal(0)
-        await self._redis.run_script(_SETTLE, keys, args)
+        await self._settle_now(ticket, cost, tokens, release=False)
 
     async def release(self, ticket: Ticket) -> None:
         if ticket.released:
             return
         ticket.released = True
-        self._write_finished()
-        keys, args = self._settlement(ticket, Decimal(0), 0, release=True)
+        await self._settle_now(ticket, Decimal(0), 0, release=True)
+
+    async def _settle_now(self, ticket: Ticket, cost: Decimal, tokens: int, *, release: bool) -> None:
+        self._write_finished()  # after what this instance finished before
+        keys, args = self._settlement(ticket, cost, tokens, release=release)
         ticket.reserved = Decimal(0)
         await self._redis.run_script(_SETTLE, keys, args)
 

@@ -2,9 +2,10 @@
 
 Idempotent on `request_id`: the spend-log INSERT ignores request ids already stored and returns the ones it
 inserted; only those records add to the totals, so a batch offered twice (a replay) counts once. Not the hot path:
-the SpendWriter calls it in the background. Cost per batch of N records: the INSERT as one multi-row statement per
-1,000 rows, one UPDATE per key, user, team, membership and organisation the batch touches, one multi-row upsert each
-for end users and daily rows; on SQLite one SELECT per table more, for the exact read-modify-write of money.
+the SpendWriter calls it in the background. Cost per batch of N records: one INSERT (a JSON parameter on PostgreSQL,
+an executemany on SQLite), one UPDATE per key, user, team, membership and organisation the batch touches, one multi-
+row upsert each for end users and daily rows; on SQLite one SELECT per table more, for the exact read-modify-write
+of money.
 """
 
 from __future__ import annotations
@@ -131,7 +132,8 @@ def _plain_json(metadata: dict[str, Any]) -> dict[str, Any]:
 # with one parameter whatever the batch's size: SQLAlchemy's multi-row VALUES processed every value of every row in
 # Python (80 µs a record measured, most of what storing spend cost), asyncpg's arrays still checked every element
 # (25 µs); orjson writes a row in about a microsecond. Numbers and times go as exact text (money never as a float).
-_PG_LOG_COLUMNS = (
+# The columns the sink writes, with their PostgreSQL types (jsonb_to_recordset's record type).
+_LOG_COLUMNS = (
     ("request_id", "text"), ("api_key", "text"), ("user_id", "text"), ("team_id", "text"),
     ("organization_id", "text"), ("end_user", "text"), ("model", "text"), ("model_group", "text"),
     ("model_id", "text"), ("custom_llm_provider", "text"), ("prompt_tokens", "bigint"),
@@ -144,8 +146,8 @@ _PG_INSERT_LOGS = text(
     "INSERT INTO spend_logs (call_type, cache_hit, {names}) SELECT '', false, {names} "  # noqa: S608  (constants)
     "FROM jsonb_to_recordset(CAST(CAST(:batch AS text) AS jsonb)) AS batch({typed}) "
     "ON CONFLICT (request_id) DO NOTHING RETURNING request_id".format(
-        names=", ".join(name for name, _ in _PG_LOG_COLUMNS),
-        typed=", ".join(f"{name} {kind}" for name, kind in _PG_LOG_COLUMNS),
+        names=", ".join(name for name, _ in _LOG_COLUMNS),
+        typed=", ".join(f"{name} {kind}" for name, kind in _LOG_COLUMNS),
     ))
 
 
@@ -167,9 +169,9 @@ async def _insert_logs(session: AsyncSession, rows: list[dict[str, Any]], *, is_
 # column type's own bind processor, so stored text (money, times, JSON) is exactly what the ORM writes and reads.
 # SQLAlchemy's multi-row VALUES spent 80 µs a record in Python. executemany cannot return ids, so the ids already
 # stored are read first, under the write lock (taken by a no-op DELETE), which holds until the commit.
-_SQLITE_LOG_COLUMNS = tuple(name for name, _ in _PG_LOG_COLUMNS)
+_LOG_NAMES = tuple(name for name, _ in _LOG_COLUMNS)
 _SQLITE_INSERT_LOGS = "INSERT INTO spend_logs (call_type, cache_hit, {}) VALUES ('', 0, {})".format(  # noqa: S608
-    ", ".join(_SQLITE_LOG_COLUMNS), ", ".join("?" for _ in _SQLITE_LOG_COLUMNS))
+    ", ".join(_LOG_NAMES), ", ".join("?" for _ in _LOG_NAMES))
 
 
 async def _insert_logs_sqlite(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
@@ -182,7 +184,7 @@ async def _insert_logs_sqlite(session: AsyncSession, rows: list[dict[str, Any]])
         connection = await session.connection()
         dialect = connection.dialect  # each type as this dialect binds it (Money: fixed-width text on SQLite)
         processors = [(name, _LOGS.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-                      for name in _SQLITE_LOG_COLUMNS]
+                      for name in _LOG_NAMES]
         values = [tuple(row[name] if convert is None else convert(row[name]) for name, convert in processors)
                   for row in fresh]
         await connection.exec_driver_sql(_SQLITE_INSERT_LOGS, values)
