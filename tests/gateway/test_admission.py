@@ -144,3 +144,39 @@ async def test_crossing_a_soft_budget_raises_one_alert_event(caplog: pytest.LogC
     crossed = [r for r in caplog.records if getattr(r, "event", None) == "soft_budget_crossed"]
     assert len(crossed) == 1
     assert "team t has spent 0.6" in crossed[0].getMessage()
+
+
+def key_principal(*limits: Limits) -> Principal:
+    return Principal(is_admin=False, key_hash="h", access=Access(
+        key_alias=None, key_name=None, blocked=False, expires=None, model_lists=(), aliases={}, limits=limits))
+
+
+async def test_a_keys_checks_are_built_once_until_a_budget_window_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same checks, object for object, while the key's limits are the same object and no budget window ended;
+    new ones for another model, for changed limits, and once the window has ended."""
+    ledger = MemoryLedger()
+    seen: list[tuple[Check, ...]] = []
+    admit = ledger.admit
+
+    async def recording(checks: tuple[Check, ...], reserve: Decimal, now: float) -> object:
+        seen.append(checks)
+        return await admit(checks, reserve, now)
+
+    monkeypatch.setattr(ledger, "admit", recording)
+    enforcement = Enforcement(ledger, ())
+    reset_at = datetime.now(UTC) + timedelta(seconds=1)
+    principal = key_principal(Limits("key:c", max_budget=Decimal(1), budget_duration="1d", budget_reset_at=reset_at),
+                              Limits("team:c", rpm_limit=100, model_rpm_limit={"other": 5}))
+    for model in ("m", "m", "other"):
+        await enforcement.admit(principal, model, {}, 10)
+    assert seen[0] is seen[1]
+    assert seen[2] is not seen[0]
+    assert seen[2][-1].entity == "team:c:model:other"
+    await enforcement.admit(key_principal(*principal.access.limits), "m", {}, 10)  # type: ignore[union-attr]
+    assert seen[3] == seen[0]
+    assert seen[3] is not seen[0]
+    await asyncio.sleep(1.1)  # the budget window ended: the next request counts in the next one
+    await enforcement.admit(principal, "m", {}, 10)
+    assert seen[4][0].window != seen[0][0].window
+    assert hash(seen[4][0]) != hash(seen[0][0])
+    assert hash(seen[3][0]) == hash(seen[0][0])

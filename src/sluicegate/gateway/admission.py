@@ -17,11 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sluicegate.errors import BadRequestError, RateLimitError
 from sluicegate.gateway.access import Limits
 from sluicegate.gateway.durations import first_reset, next_reset, parse_duration
+
+if TYPE_CHECKING:
+    from sluicegate.gateway.ledger_leases import Lease
 
 WINDOW_S = 60  # rpm and tpm count per clock minute, as LiteLLM's limits do
 
@@ -44,6 +47,17 @@ class Check:
     soft_budget: Decimal | None = None  # crossing it raises an alert event; it refuses nothing
     window: str = ""  # the budget window this request falls in ("" = never resets)
     base_spend: Decimal = Decimal(0)  # the window's spend as the database knew it when the limits were loaded
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        """Computed once: a request's checks are looked up by value (leases), and hashing eight fields, Decimals
+        among them, on every request was a measurable part of it."""
+        found = self._hash
+        if not found:
+            found = hash((self.entity, self.rpm, self.tpm, self.parallel, self.budget, self.soft_budget, self.window,
+                          self.base_spend))
+            object.__setattr__(self, "_hash", found)
+        return found
 
     @property
     def is_counting_spend(self) -> bool:
@@ -58,7 +72,7 @@ class Ticket:
     minute: int
     reserved: Decimal
     released: bool = False
-    soft_budget_crossed: list[str] = field(default_factory=list)
+    lease: Lease | None = None  # admitted from this instance's lease (ledger_leases.py), not by Redis
 
 
 class Ledger(Protocol):
@@ -80,7 +94,8 @@ class Ledger(Protocol):
 
 
 def budget_window(limits: Limits, now: datetime) -> tuple[str, Decimal]:
-    """The budget window `now` falls in, and the spend the loaded row says it already holds.
+    """The budget window `now` falls in (named by when it ends, "" for a budget that never resets), and the spend
+    the loaded row says it already holds.
 
     Windows are named by when they end. Past the stored `budget_reset_at` the row's spend belongs to an earlier
     window, so the current one starts from zero (the database's own reset catches up in the background). A row
@@ -99,10 +114,19 @@ def budget_window(limits: Limits, now: datetime) -> tuple[str, Decimal]:
 
 def checks_for(limits: tuple[Limits, ...], model_group: str, *, now: datetime | None = None) -> tuple[Check, ...]:
     """Every check a request to `model_group` must pass: each entity's own limits, then its per-model limits."""
-    now = now or datetime.now(UTC)
+    return checks_until(limits, model_group, now or datetime.now(UTC))[0]
+
+
+def checks_until(limits: tuple[Limits, ...], model_group: str, now: datetime) -> tuple[tuple[Check, ...],
+                                                                                        datetime | None]:
+    """`checks_for`, and until when they hold: the end of the first budget window to end (None: no window ends)."""
     checks: list[Check] = []
+    until: datetime | None = None
     for entity in limits:
         window, base = budget_window(entity, now)
+        if window:
+            ends = datetime.fromisoformat(window)
+            until = ends if until is None else min(until, ends)
         if (entity.max_budget is not None or entity.soft_budget is not None or entity.rpm_limit is not None
                 or entity.tpm_limit is not None or entity.max_parallel_requests is not None):
             checks.append(Check(entity.entity, rpm=entity.rpm_limit, tpm=entity.tpm_limit,
@@ -114,7 +138,7 @@ def checks_for(limits: tuple[Limits, ...], model_group: str, *, now: datetime | 
             # The per-model budget has no stored spend of its own: it counts from what this ledger has seen.
             checks.append(Check(f"{entity.entity}:model:{model_group}", rpm=model_rpm, tpm=model_tpm,
                                 budget=model_budget, window=window))
-    return tuple(checks)
+    return tuple(checks), until
 
 
 def rate_limited(check: Check, what: str, limit: int, used: int, now: float) -> RateLimitError:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sluicegate.catalog.lookup import find_model
 from sluicegate.errors import AuthenticationError, PermissionDeniedError
 from sluicegate.gateway.access import Access, Limits
-from sluicegate.gateway.admission import Check, Ledger, Ticket, checks_for, describe_entity
+from sluicegate.gateway.admission import Check, Ledger, Ticket, checks_for, checks_until, describe_entity
 from sluicegate.gateway.auth import Principal
 from sluicegate.gateway.config import Deployment
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 alerts = logging.getLogger("sluicegate.gateway.alerts")
 ALL_MODELS = frozenset({"*", "all-proxy-models"})  # LiteLLM's words for "every model the gateway serves"
+_CHECKS_CACHE_SIZE = 10_000  # keys × models; past it the cache starts over
 _DEFAULT_OUTPUT_TOKENS = 4096  # the reservation's output bound when neither request nor catalog gives one
 
 
@@ -111,6 +112,7 @@ class Enforcement:
         self.end_users = end_users
         self.groups: dict[str, frozenset[str]] = {}
         self._prices: dict[str, tuple[Decimal, Decimal, int]] = {}
+        self._checks_cache: dict[tuple[int, str], tuple[tuple[Limits, ...], datetime | None, tuple[Check, ...]]] = {}
         self.update_deployments(deployments)
 
     def update_deployments(self, deployments: Iterable[Deployment]) -> None:
@@ -138,12 +140,28 @@ class Enforcement:
                 raise EndUserBlockedError(f"End user {user} is blocked from this gateway", code="end_user_blocked")
             if end_user is not None and end_user.limits is not None:
                 limits = (*limits, end_user.limits)
-        checks = checks_for(limits, model, now=now)
+        checks = self._checks(limits, model, now, is_cached=access is not None and limits is access.limits)
         if not checks:
             return Admitted(model)
         reserve = self._reservation(model, body, body_bytes) if any(c.is_counting_spend for c in checks) \
             else Decimal(0)
         return Admitted(model, await self.ledger.admit(checks, reserve, now.timestamp()))
+
+    def _checks(self, limits: tuple[Limits, ...], model: str, now: datetime, *, is_cached: bool) -> tuple[Check, ...]:
+        """`checks_for`, kept per key and model until a budget window ends: building them was a tenth of what a
+        limited key cost, and the same checks, object for object, make the ledger's lookups cheap. A key's limits
+        are a new object whenever they change (principals.py), so a changed key never meets stale checks."""
+        if not is_cached:  # an end user's limits ride along: a tuple of this request's own
+            return checks_for(limits, model, now=now)
+        cache_key = (id(limits), model)
+        found = self._checks_cache.get(cache_key)
+        if found is not None and found[0] is limits and (found[1] is None or now < found[1]):
+            return found[2]
+        checks, until = checks_until(limits, model, now)
+        if len(self._checks_cache) >= _CHECKS_CACHE_SIZE:
+            self._checks_cache.clear()
+        self._checks_cache[cache_key] = (limits, until, checks)  # holds `limits`: its id is not reused meanwhile
+        return checks
 
     def check_fallbacks(self, principal: Principal, routing: Mapping[str, Any]) -> None:
         """A request's own fallbacks may name only models its key may call (config fallbacks are the admin's)."""

@@ -28,6 +28,7 @@ from sluicegate.gateway.admission import (
     parallel_limited,
     rate_limited,
 )
+from sluicegate.gateway.ledger_leases import MARGIN, Giveback, Lease, Leases, unsettled
 from sluicegate.router.redis_state import outage_errors
 from sluicegate.transport.redis_wire import Arg, PipelinedRedis, Segment, segment
 
@@ -38,41 +39,47 @@ IN_FLIGHT_TTL_S = 3600  # a crashed instance's slots free themselves after this
 WINDOW_TTL_S = 400 * 86_400  # a budget window's counters outlive any budget_duration in use
 MAX_SEGMENTS = 10_000
 SETTLE_DELAY_S = 0.02  # the longest a finished request's settlement waits for a command to ride along with
+LEASE_UNITS = 16  # admissions a lease claims ahead (one Redis round trip per this many requests, far from limits)
+LEASE_TTL_S = 0.1  # a lease ends this long after its grant at the latest, giving back what it did not use
 
-# KEYS per check: requests, tokens, in flight, spent, reserved. ARGV: reserve, then per check: rpm, tpm,
-# parallel, budget, base spend ('' = not limited), ttl of the budget counters. Returns {kind, index, used} or {}.
-# Each check reads its five counters with one MGET, and a counter gets its EXPIRE when it is created (INCR/INCRBY
-# answered the increment itself), not on every request: a third of the commands the first version sent, and each
-# redis.call costs Redis about 1.5 µs. The in-flight count keeps its EXPIRE per request: a busy key must not expire.
+# KEYS per check: requests, tokens, in flight, spent, reserved, leased (set while a lease on them may be out).
+# ARGV: reserve, lease units (0: none wanted), lease budget, the leased mark's lifetime (ms), 1 to admit a request
+# (0: only claim a lease), then per check: rpm, tpm, parallel, budget, base spend ('' = not limited), ttl of the
+# budget counters. Returns {} (admitted; or no lease), {'lease', tokens of each check} (admitted if asked, and a
+# lease claimed: ledger_leases.py) or, refused, {kind, index, used, leased}.
+# Each check reads its six counters with one MGET, and a counter gets its EXPIRE when it is created (INCR/INCRBY
+# answered the increment itself), not on every request: each redis.call costs Redis about 1.5 µs. The in-flight
+# count keeps its EXPIRE per request: a busy key must not expire.
 _ADMIT = """
-local reserve = tonumber(ARGV[1])
-local n = #KEYS / 5
+local reserve, units, lease_budget = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local admit = ARGV[5] == '1'
+local n = #KEYS / 6
+local seen = {}
 for i = 0, n - 1 do
-  local k, a = i * 5, 2 + i * 6
-  local now = redis.call('MGET', KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5])
+  local k, a = i * 6, 6 + i * 6
+  local now = redis.call('MGET', KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5], KEYS[k + 6])
+  local leased = now[6] and '1' or '0'
+  local spent = now[4]
   if ARGV[a + 3] ~= '' then
-    local spent = now[4]
     if not spent then
       redis.call('SET', KEYS[k + 4], ARGV[a + 4], 'NX', 'EX', ARGV[a + 5])
       spent = redis.call('GET', KEYS[k + 4])
     end
-    if tonumber(spent) + tonumber(now[5] or '0') >= tonumber(ARGV[a + 3]) then return {'budget', i, spent} end
+    if admit and tonumber(spent) + tonumber(now[5] or '0') >= tonumber(ARGV[a + 3]) then
+      return {'budget', i, spent, leased}
+    end
   end
-  if ARGV[a] ~= '' then
-    local used = tonumber(now[1] or '0')
-    if used + 1 > tonumber(ARGV[a]) then return {'rpm', i, tostring(used)} end
+  local requests, tokens, flight = tonumber(now[1] or '0'), tonumber(now[2] or '0'), tonumber(now[3] or '0')
+  if admit then
+    if ARGV[a] ~= '' and requests + 1 > tonumber(ARGV[a]) then return {'rpm', i, tostring(requests), leased} end
+    if ARGV[a + 1] ~= '' and tokens >= tonumber(ARGV[a + 1]) then return {'tpm', i, tostring(tokens), leased} end
+    if ARGV[a + 2] ~= '' and flight >= tonumber(ARGV[a + 2]) then return {'parallel', i, tostring(flight), leased} end
   end
-  if ARGV[a + 1] ~= '' then
-    local used = tonumber(now[2] or '0')
-    if used >= tonumber(ARGV[a + 1]) then return {'tpm', i, tostring(used)} end
-  end
-  if ARGV[a + 2] ~= '' then
-    local used = tonumber(now[3] or '0')
-    if used >= tonumber(ARGV[a + 2]) then return {'parallel', i, tostring(used)} end
-  end
+  seen[i] = {requests, tokens, flight, tonumber(spent or '0') + tonumber(now[5] or '0')}
 end
 for i = 0, n - 1 do
-  local k, a = i * 5, 2 + i * 6
+  local k, a = i * 6, 6 + i * 6
+  if not admit then break end
   if ARGV[a] ~= '' or ARGV[a + 1] ~= '' then
     if redis.call('INCR', KEYS[k + 1]) == 1 then redis.call('EXPIRE', KEYS[k + 1], MINUTE_TTL) end
   end
@@ -83,18 +90,46 @@ for i = 0, n - 1 do
     if redis.call('INCRBY', KEYS[k + 5], reserve) == reserve then redis.call('EXPIRE', KEYS[k + 5], ARGV[a + 5]) end
   end
 end
-return {}
-""".replace("MINUTE_TTL", str(MINUTE_TTL_S)).replace("IN_FLIGHT_TTL", str(IN_FLIGHT_TTL_S))
+if units == 0 then return {} end
+local room = MARGIN * units
+for i = 0, n - 1 do
+  local a, s = 6 + i * 6, seen[i]
+  if ARGV[a] ~= '' and s[1] + 1 + room > tonumber(ARGV[a]) then return {} end
+  if ARGV[a + 1] ~= '' and s[2] * 2 >= tonumber(ARGV[a + 1]) then return {} end
+  if ARGV[a + 2] ~= '' and s[3] + 1 + room > tonumber(ARGV[a + 2]) then return {} end
+  if ARGV[a + 3] ~= '' and s[4] + reserve + MARGIN * lease_budget > tonumber(ARGV[a + 3]) then return {} end
+end
+local lease = {'lease'}
+for i = 0, n - 1 do
+  local k, a = i * 6, 6 + i * 6
+  if ARGV[a] ~= '' or ARGV[a + 1] ~= '' then
+    if redis.call('INCRBY', KEYS[k + 1], units) == units then redis.call('EXPIRE', KEYS[k + 1], MINUTE_TTL) end
+  end
+  if ARGV[a + 2] ~= '' then
+    redis.call('INCRBY', KEYS[k + 3], units); redis.call('EXPIRE', KEYS[k + 3], IN_FLIGHT_TTL)
+  end
+  if ARGV[a + 3] ~= '' and lease_budget > 0 then
+    if redis.call('INCRBY', KEYS[k + 5], lease_budget) == lease_budget then
+      redis.call('EXPIRE', KEYS[k + 5], ARGV[a + 5])
+    end
+  end
+  redis.call('SET', KEYS[k + 6], '1', 'PX', ARGV[4])
+  lease[i + 2] = tostring(seen[i][2])
+end
+return lease
+""".replace("MINUTE_TTL", str(MINUTE_TTL_S)).replace("IN_FLIGHT_TTL", str(IN_FLIGHT_TTL_S)).replace(
+    "MARGIN", str(MARGIN))
 
-# Settles any number of tickets: KEYS, five per check, ticket after ticket; ARGV per ticket: its number of checks,
-# reserve, cost, tokens, release (1/0), then per check: has budget, has tpm, has parallel.
+# Settles any number of entries (a finished request, or an ended lease giving back what it did not use): KEYS, six
+# per check, entry after entry; ARGV per entry: its number of checks, reservation to give back, cost, tokens, slots
+# to give back, requests to give back, then per check: counts spend, has tpm, has parallel, counts requests.
 _SETTLE = """
 local a, k = 1, 0
 while a <= #ARGV do
   local n, reserve = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
   local cost, tokens = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-  local release = ARGV[a + 4] == '1'
-  a = a + 5
+  local slots, requests = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
+  a = a + 6
   for i = 1, n do
     if ARGV[a] == '1' then
       if reserve > 0 then redis.call('DECRBY', KEYS[k + 5], reserve) end
@@ -103,10 +138,13 @@ while a <= #ARGV do
     if ARGV[a + 1] == '1' and tokens > 0 then
       if redis.call('INCRBY', KEYS[k + 2], tokens) == tokens then redis.call('EXPIRE', KEYS[k + 2], MINUTE_TTL) end
     end
-    if release and ARGV[a + 2] == '1' then
-      if redis.call('DECR', KEYS[k + 3]) < 0 then redis.call('SET', KEYS[k + 3], 0) end
+    if slots > 0 and ARGV[a + 2] == '1' then
+      if redis.call('DECRBY', KEYS[k + 3], slots) < 0 then redis.call('SET', KEYS[k + 3], 0) end
     end
-    a, k = a + 3, k + 5
+    if requests > 0 and ARGV[a + 3] == '1' then
+      if redis.call('DECRBY', KEYS[k + 1], requests) < 0 then redis.call('DEL', KEYS[k + 1]) end
+    end
+    a, k = a + 4, k + 6
   end
 end
 return 1
@@ -122,20 +160,33 @@ class RedisLedger:
     """`Ledger` on a `PipelinedRedis` (transport/redis_wire.py: the script calls are most of what a virtual key
     costs, and redis-py spent six times the CPU on each); every instance on the same Redis and prefix shares it.
 
+    Far from its limits, a request admitted by Redis also claims a lease of `lease_units` more admissions for the
+    same checks, and the requests after it are admitted from the lease in this process, without a round trip
+    (ledger_leases.py: why no limit moves). `lease_units=0` turns leases off.
+
     `finish`, a request's last step, does not wait for Redis: finished tickets are settled by one script call that
-    goes out with this ledger's next command (so this instance's next admission, and any `spent`, already count
-    them), or after `settle_delay_s` when no command follows sooner. A round trip costs both sides a system call
-    and a wake-up whatever it carries (benchmarks/virtual_keys.py): under load the settles ride along with the
-    admissions, one write per request instead of two. Other instances see a settle up to `settle_delay_s` later,
-    which only makes them stricter meanwhile: the reservation (an upper bound of the cost) and the parallel slot
-    are still held.
+    goes out with this ledger's next command to Redis, or after `settle_delay_s` when no command follows sooner. A
+    round trip costs both sides a system call and a wake-up whatever it carries (benchmarks/virtual_keys.py).
+    Other instances see a settle up to `settle_delay_s` later, which only makes them stricter meanwhile: the
+    reservation (an upper bound of the cost) and the parallel slot are still held.
     """
 
     def __init__(self, client: PipelinedRedis, prefix: str = "sluicegate:ledger:", *,
-                 settle_delay_s: float = SETTLE_DELAY_S) -> None:
+                 settle_delay_s: float = SETTLE_DELAY_S, lease_units: int = LEASE_UNITS,
+                 lease_ttl_s: float = LEASE_TTL_S) -> None:
         self._redis = client
         self._prefix = prefix
         self._settle_delay_s = settle_delay_s
+        self._lease_units = lease_units
+        self._lease_ttl_s = lease_ttl_s
+        # A refusal that finds a lease out on its counters waits this long for the leases to end and give back.
+        self._lease_wait_s = lease_ttl_s + settle_delay_s + 0.05
+        self._leased_mark_ms = str(int(self._lease_wait_s * 1000))
+        self._leases = Leases()
+        self._asking: set[tuple[Check, ...]] = set()  # checks whose admission in Redis is claiming a lease
+        self._renewals: set[asyncio.Future[Any]] = set()
+        self._unsettled_leases: list[Lease] = []  # leases whose finished requests' cost is not written yet
+        self._lease_timer: asyncio.TimerHandle | None = None
         self._is_timer_set = False
         self._segments: dict[tuple[Any, ...], Segment] = {}  # a request's checks, encoded once per minute
         self._finished: list[tuple[list[Segment], list[Arg | Segment]]] = []  # settles not written yet
@@ -153,7 +204,7 @@ class RedisLedger:
         def make() -> list[Arg]:
             base = f"{self._prefix}{{ledger}}:{check.entity}"
             return [f"{base}:rpm:{minute}", f"{base}:tpm:{minute}", f"{base}:parallel",
-                    f"{base}:spent:{check.window}", f"{base}:reserved:{check.window}"]
+                    f"{base}:spent:{check.window}", f"{base}:reserved:{check.window}", f"{base}:leased"]
 
         return self._encoded(("keys", check.entity, check.window, minute), make)
 
@@ -164,26 +215,115 @@ class RedisLedger:
                                                           WINDOW_TTL_S])
 
     def _settled(self, check: Check) -> Segment:
-        return self._encoded(("settled", check.is_counting_spend, check.tpm is not None, check.parallel is not None),
+        counts_requests = check.rpm is not None or check.tpm is not None
+        return self._encoded(("settled", check.is_counting_spend, check.tpm is not None, check.parallel is not None,
+                              counts_requests),
                              lambda: [int(check.is_counting_spend), int(check.tpm is not None),
-                                      int(check.parallel is not None)])
+                                      int(check.parallel is not None), int(counts_requests)])
 
     async def admit(self, checks: tuple[Check, ...], reserve: Decimal, now: float) -> Ticket:
-        self._write_finished()  # this instance's finished requests count before it admits another
         minute = int(now // WINDOW_S)
-        keys = [self._keys(check, minute) for check in checks]
-        args: list[Arg | Segment] = [to_nano(reserve), *(self._limits(check) for check in checks)]
-        refused = await self._redis.run_script(_ADMIT, keys, args)
-        if refused:
-            kind, index, used = (part.decode() if isinstance(part, bytes) else part for part in refused)
-            check = checks[int(index)]
-            if kind == "budget":
-                raise over_budget(check, Decimal(int(Decimal(used))) * NANO)
-            if kind == "parallel":
-                raise parallel_limited(check)
-            limit = check.rpm if kind == "rpm" else check.tpm
-            raise rate_limited(check, kind, int(limit or 0), int(Decimal(used)), now)
-        return Ticket(checks, minute, reserve)
+        reserve_nano = to_nano(reserve)
+        lease = self._leases.get(checks)
+        if lease is not None:
+            if lease.covers(reserve_nano, minute, time.monotonic()):
+                lease.take(reserve_nano)
+                if lease.units_left * 2 <= self._lease_units and not lease.is_renewing:
+                    self._renew(lease, reserve_nano)
+                return Ticket(checks, minute, reserve, lease=lease)
+            self._give_back(self._leases.end(lease))
+        return await self._admit_in_redis(checks, reserve, reserve_nano, now, minute)
+
+    def _script_args(self, checks: tuple[Check, ...], reserve_nano: int, units: int, *,
+                     admit: bool) -> list[Arg | Segment]:
+        return [reserve_nano, units, units * reserve_nano, self._leased_mark_ms, int(admit),
+                *(self._limits(check) for check in checks)]
+
+    async def _admit_in_redis(self, checks: tuple[Check, ...], reserve: Decimal, reserve_nano: int, now: float,
+                              minute: int, *, is_retry: bool = False) -> Ticket:
+        self._write_finished()  # this instance's finished requests count before it admits another
+        asks = not is_retry and self._may_lease(checks, reserve_nano) and checks not in self._asking
+        units = self._lease_units if asks else 0
+        if asks:  # the requests that come meanwhile go to Redis as well, but do not each claim a lease
+            self._asking.add(checks)
+        try:
+            answer = await self._redis.run_script(_ADMIT, [self._keys(check, minute) for check in checks],
+                                                  self._script_args(checks, reserve_nano, units, admit=True))
+        finally:
+            if asks:
+                self._asking.discard(checks)
+        if not answer:
+            return Ticket(checks, minute, reserve)
+        kind, *parts = (part.decode() if isinstance(part, bytes) else part for part in answer)
+        if kind == "lease":
+            self._grant(checks, minute, units, units * reserve_nano, parts)
+            return Ticket(checks, minute, reserve)
+        index, used, leased = parts
+        check = checks[int(index)]
+        if leased == "1" and not is_retry:  # a lease is out on these counters: its unused units may admit this
+            self._give_back_all(self._leases.end_touching(check.entity))
+            await asyncio.sleep(self._lease_wait_s)
+            now += self._lease_wait_s  # on the caller's clock (a test's is not the wall clock)
+            return await self._admit_in_redis(checks, reserve, reserve_nano, now, int(now // WINDOW_S),
+                                              is_retry=True)
+        if kind == "budget":
+            raise over_budget(check, Decimal(int(Decimal(used))) * NANO)
+        if kind == "parallel":
+            raise parallel_limited(check)
+        limit = check.rpm if kind == "rpm" else check.tpm
+        raise rate_limited(check, kind, int(limit or 0), int(Decimal(used)), now)
+
+    def _may_lease(self, checks: tuple[Check, ...], reserve_nano: int) -> bool:
+        """A budget needs a reservation to lease against (a request of unknown price is admitted one by one)."""
+        return self._lease_units > 0 and (reserve_nano > 0 or not any(c.budget is not None for c in checks))
+
+    def _renew(self, lease: Lease, reserve_nano: int) -> None:
+        """Claim more units for `lease` before it runs out, in the background: no request waits for it."""
+        if not self._may_lease(lease.checks, reserve_nano):
+            return
+        lease.is_renewing = True
+        self._write_finished()  # Redis's tokens then include this instance's finished requests
+        units = self._lease_units
+        answer = self._redis.run_script_soon(_ADMIT, [self._keys(check, lease.minute) for check in lease.checks],
+                                             self._script_args(lease.checks, reserve_nano, units, admit=False))
+        self._renewals.add(answer)
+        answer.add_done_callback(partial(self._renewed, lease, units, units * reserve_nano))
+
+    def _renewed(self, lease: Lease, units: int, budget_nano: int, answer: asyncio.Future[Any]) -> None:
+        self._renewals.discard(answer)
+        lease.is_renewing = False
+        if answer.exception() is not None:  # no more units: the lease runs out, and requests go to Redis again
+            return
+        reply = answer.result()
+        if reply and reply[0] == b"lease":
+            self._grant(lease.checks, lease.minute, units, budget_nano, reply[1:])
+
+    def _grant(self, checks: tuple[Check, ...], minute: int, units: int, budget_nano: int,
+               tokens: list[Any]) -> None:
+        self._give_back(self._leases.grant(checks, minute, units, budget_nano, tuple(int(t) for t in tokens),
+                                           time.monotonic() + self._lease_ttl_s))
+        if self._lease_timer is None:
+            self._lease_timer = asyncio.get_running_loop().call_later(self._lease_ttl_s, self._end_expired_leases)
+
+    def _end_expired_leases(self) -> None:
+        self._lease_timer = None
+        now = time.monotonic()
+        self._give_back_all(self._leases.end_expired(now))
+        soonest = self._leases.next_expiry()
+        if soonest is not None:
+            self._lease_timer = asyncio.get_running_loop().call_later(max(0.0, soonest - now) + 0.001,
+                                                                      self._end_expired_leases)
+
+    def _give_back_all(self, givebacks: list[Giveback]) -> None:
+        for back in givebacks:
+            self._give_back(back)
+
+    def _give_back(self, back: Giveback | None) -> None:
+        if back is None or not (back.requests or back.slots or back.reserve_nano or back.cost_nano or back.tokens):
+            return
+        keys = [self._keys(check, back.minute) for check in back.checks]
+        self._queue((keys, [len(back.checks), back.reserve_nano, back.cost_nano, back.tokens, back.slots,
+                            back.requests, *(self._settled(check) for check in back.checks)]))
 
     async def settle(self, ticket: Ticket, cost: Decimal, tokens: int) -> None:
         await self._settle_now(ticket, cost, tokens, release=False)
@@ -196,33 +336,69 @@ class RedisLedger:
 
     async def _settle_now(self, ticket: Ticket, cost: Decimal, tokens: int, *, release: bool) -> None:
         self._write_finished()  # after what this instance finished before
-        keys, args = self._settlement(ticket, cost, tokens, release=release)
-        ticket.reserved = Decimal(0)
-        await self._redis.run_script(_SETTLE, keys, args)
+        settlement = self._settlement(ticket, cost, tokens, release=release)
+        if settlement is not None:
+            await self._redis.run_script(_SETTLE, *settlement)
 
     async def finish(self, ticket: Ticket, cost: Decimal, tokens: int) -> None:
         """Settle and release without waiting for Redis (class docstring); `drain` waits for every one."""
         if ticket.released:
             return
         ticket.released = True
+        settlement = self._settlement(ticket, cost, tokens, release=True)
+        if settlement is not None:
+            self._queue(settlement)
+
+    def _settlement(self, ticket: Ticket, cost: Decimal, tokens: int, *,
+                    release: bool) -> tuple[list[Segment], list[Arg | Segment]] | None:
+        """The script's entry for `ticket` (None: nothing for Redis to do now). A request of a lease that has
+        not ended gives its reservation and slot back to the lease, which returns them to Redis when it ends, and
+        adds its cost and tokens to the lease's, written as one entry with the next write."""
+        reserve, slots, cost_nano = to_nano(ticket.reserved), int(release), to_nano(cost)
+        ticket.reserved = Decimal(0)
+        lease = ticket.lease
+        if lease is not None and not lease.ended:
+            lease.reserved_in_flight_nano -= reserve
+            lease.tokens += tokens
+            if release:
+                lease.in_flight -= 1
+            if cost_nano or tokens:
+                if not (lease.unsettled_cost_nano or lease.unsettled_tokens):
+                    self._unsettled_leases.append(lease)
+                    self._set_timer()
+                lease.unsettled_cost_nano += cost_nano
+                lease.unsettled_tokens += tokens
+            return None
+        if tokens and (live := self._leases.get(ticket.checks)) is not None:
+            live.tokens += tokens  # a request admitted by Redis: its lease's tpm check counts its tokens too
+        if not (reserve or cost_nano or tokens or slots):
+            return None
+        keys = [self._keys(check, ticket.minute) for check in ticket.checks]
+        return keys, [len(ticket.checks), reserve, cost_nano, tokens, slots, 0,
+                      *(self._settled(check) for check in ticket.checks)]
+
+    def _queue(self, settlement: tuple[list[Segment], list[Arg | Segment]]) -> None:
+        self._set_timer()
+        self._finished.append(settlement)
+
+    def _set_timer(self) -> None:
         if not self._is_timer_set:
             self._is_timer_set = True
             asyncio.get_running_loop().call_later(self._settle_delay_s, self._on_timer)
-        self._finished.append(self._settlement(ticket, cost, tokens, release=True))
-        ticket.reserved = Decimal(0)
-
-    def _settlement(self, ticket: Ticket, cost: Decimal, tokens: int, *,
-                    release: bool) -> tuple[list[Segment], list[Arg | Segment]]:
-        keys = [self._keys(check, ticket.minute) for check in ticket.checks]
-        args: list[Arg | Segment] = [len(ticket.checks), to_nano(ticket.reserved), to_nano(cost), tokens,
-                                     int(release), *(self._settled(check) for check in ticket.checks)]
-        return keys, args
 
     def _on_timer(self) -> None:
         self._is_timer_set = False
         self._write_finished()
 
     def _write_finished(self) -> None:
+        if self._unsettled_leases:
+            leases, self._unsettled_leases = self._unsettled_leases, []
+            for lease in leases:
+                cost_nano, tokens = unsettled(lease)
+                if cost_nano or tokens:
+                    self._finished.append(([self._keys(check, lease.minute) for check in lease.checks],
+                                           [len(lease.checks), 0, cost_nano, tokens, 0, 0,
+                                            *(self._settled(check) for check in lease.checks)]))
         if not self._finished:
             return
         finished, self._finished = self._finished, []
@@ -239,7 +415,14 @@ class RedisLedger:
             log.warning("could not settle %d requests in Redis (%s); their spend is still recorded", count, error)
 
     async def drain(self) -> None:
-        """Wait until Redis has answered every finish so far (at shutdown, before the connection closes)."""
+        """End every lease and wait until Redis has answered every finish so far (at shutdown, before the
+        connection closes)."""
+        if self._renewals:  # units still on their way: they must be given back too
+            await asyncio.gather(*self._renewals, return_exceptions=True)
+        self._give_back_all(self._leases.end_all())
+        if self._lease_timer is not None:
+            self._lease_timer.cancel()
+            self._lease_timer = None
         self._write_finished()
         if self._unanswered:
             await asyncio.gather(*self._unanswered, return_exceptions=True)
