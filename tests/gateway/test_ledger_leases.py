@@ -113,6 +113,22 @@ async def test_near_a_limit_every_admission_goes_to_redis(ledgers: tuple[MakeLed
     assert len(ledger._leases) == 0
 
 
+async def test_approaching_a_limit_a_lease_stops_renewing_and_the_limit_holds(
+        ledgers: tuple[MakeLedger, Callable[[], Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    make, counters = ledgers
+    ledger = make(lease_units=8)
+    calls = count_script_calls(ledger, monkeypatch)
+    check = Check("key:approach", rpm=80)  # room for eight leases of eight at first, then not
+    for _ in range(80):
+        await ledger.finish(await ledger.admit((check,), Decimal(0), NOW), Decimal(0), 0)
+        await asyncio.sleep(0.001)
+    with pytest.raises(RateLimitError):  # the 81st, after waiting for any lease out to end
+        await ledger.admit((check,), Decimal(0), NOW)
+    assert calls.count("renew") <= 2  # granted once, refused once: no renewal after that
+    await ledger.drain()
+    assert (await counters())["key:approach:rpm"] == 80
+
+
 async def test_an_rpm_limit_admits_exactly_n_while_another_instance_holds_unused_units(
         ledgers: tuple[MakeLedger, Callable[[], Any]]) -> None:
     make, counters = ledgers

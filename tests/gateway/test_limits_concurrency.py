@@ -159,16 +159,16 @@ async def assert_budget_holds(gateways: Gateways, count: int, *, attempts: int =
     assert 2 <= len(served) < len(answers)  # several were admitted at once, and the budget stopped the rest
 
 
-async def assert_rpm_admits_exactly(gateways: Gateways) -> None:
+async def assert_rpm_admits_exactly(gateways: Gateways, rpm: int = RPM) -> None:
     """An rpm limit of N admits exactly N of a concurrent burst (again with a fresh key if the minute turned)."""
     for _ in range(2):
         minute = int(time.time() // 60)
-        _, answers, is_shared = await burst_on_fresh_key(gateways, [CHAT] * (RPM + 30), rpm_limit=RPM)
+        _, answers, is_shared = await burst_on_fresh_key(gateways, [CHAT] * (rpm + 30), rpm_limit=rpm)
         if is_shared and int(time.time() // 60) == minute:
             break
     assert is_shared, f"a gateway's ledger fell back to process memory during the burst:\n{gateways.logs()}"
     statuses = sorted(a.status for a in answers)
-    assert statuses == [200] * RPM + [429] * 30
+    assert statuses == [200] * rpm + [429] * 30
     assert all('"rpm_limit_exceeded"' in a.error for a in answers if a.status == 429)
 
 
@@ -199,6 +199,14 @@ async def test_an_rpm_limit_admits_exactly_n_per_minute(one_gateway: Gateways) -
 @pytest.mark.redis
 async def test_two_gateways_admit_exactly_n_per_minute_together(two_gateways: Gateways) -> None:
     await assert_rpm_admits_exactly(two_gateways)
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_two_gateways_admit_exactly_n_with_leases_out(two_gateways: Gateways) -> None:
+    """A limit far enough from the first requests that each gateway leases admissions ahead (redis_ledger.py):
+    the units a gateway holds and does not use go back in time for the other to admit exactly N together."""
+    await assert_rpm_admits_exactly(two_gateways, rpm=600)
 
 
 @pytest.mark.postgres

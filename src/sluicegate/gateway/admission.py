@@ -5,8 +5,8 @@ Reserve before the call, settle after it: admission counts the request (rpm), ta
 an upper bound of its cost against every budget; settling replaces the reservation with the real cost and adds
 the real tokens (tpm); releasing gives the slot back, whatever ended the request. A request is admitted while
 spend + reservations stay under the budget, so concurrent requests cannot jointly overspend by more than the one
-admitted last. Cost per request: a few dict operations (`MemoryLedger`); with Redis, one script call to admit
-and one to settle (`redis_ledger.py`).
+admitted last. Cost per request: a few dict operations (`MemoryLedger`); with Redis, the same in-process for most
+requests, which are admitted from a lease claimed ahead (`redis_ledger.py`, `ledger_leases.py`).
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ class Lease:
     tokens: int = 0  # used by this lease's requests since the grant
     unsettled_cost_nano: int = 0  # what its finished requests cost and used, not written to Redis yet: one entry
     unsettled_tokens: int = 0  # per lease per write, however many requests it admitted
-    is_renewing: bool = False  # a claim of more units is on its way to Redis
+    is_renewing: bool = False  # a claim of more units is on its way to Redis (or was refused: none again)
     ended: bool = False
 
     def __post_init__(self) -> None:

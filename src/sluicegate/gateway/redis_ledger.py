@@ -1,11 +1,12 @@
 """The admission ledger on Redis, shared by every gateway instance; and `ResilientLedger`, which falls back to
 process memory (with a logged warning) while Redis is unreachable, so an outage never fails a request.
 
-One Lua script admits (all checks of a request compared and claimed at once, or none) and one settles; a request
-waits for its admission only, and its settlement rides along with a later command (`RedisLedger`). Money is counted
-in whole nano-dollars (exact in Lua's numbers up to $9M per counter); the database keeps the exact Decimal spend.
-All keys share one hash tag, so the scripts stay valid on Redis Cluster. A budget counter starts from the spend the
-database reported when the key was loaded (SET NX), so a flushed Redis picks up where the database stands.
+One Lua script admits (all checks of a request compared and claimed at once, or none) and, far from every limit,
+claims a lease of more admissions in the same step (ledger_leases.py), so most requests make no round trip; one
+script settles, riding along with a later command. Money is counted in whole nano-dollars (exact in Lua's numbers
+up to $9M per counter); the database keeps the exact Decimal spend. All keys share one hash tag, so the scripts
+stay valid on Redis Cluster. A budget counter starts from the spend the database reported when the key was loaded
+(SET NX), so a flushed Redis picks up where the database stands.
 """
 
 from __future__ import annotations
@@ -39,8 +40,12 @@ IN_FLIGHT_TTL_S = 3600  # a crashed instance's slots free themselves after this
 WINDOW_TTL_S = 400 * 86_400  # a budget window's counters outlive any budget_duration in use
 MAX_SEGMENTS = 10_000
 SETTLE_DELAY_S = 0.02  # the longest a finished request's settlement waits for a command to ride along with
-LEASE_UNITS = 16  # admissions a lease claims ahead (one Redis round trip per this many requests, far from limits)
+LEASE_UNITS = 32  # admissions a lease claims at a time (one Redis round trip per this many requests, far from limits)
 LEASE_TTL_S = 0.1  # a lease ends this long after its grant at the latest, giving back what it did not use
+# A lease asks for more while it holds fewer than this many claims' worth: the requests of one event-loop iteration
+# (up to the concurrency) can use many units before the answer is read, and a lease that runs dry sends every
+# request that arrives meanwhile to Redis.
+RENEW_BELOW = 2
 
 # KEYS per check: requests, tokens, in flight, spent, reserved, leased (set while a lease on them may be out).
 # ARGV: reserve, lease units (0: none wanted), lease budget, the leased mark's lifetime (ms), 1 to admit a request
@@ -228,7 +233,7 @@ class RedisLedger:
         if lease is not None:
             if lease.covers(reserve_nano, minute, time.monotonic()):
                 lease.take(reserve_nano)
-                if lease.units_left * 2 <= self._lease_units and not lease.is_renewing:
+                if lease.units_left < RENEW_BELOW * self._lease_units and not lease.is_renewing:
                     self._renew(lease, reserve_nano)
                 return Ticket(checks, minute, reserve, lease=lease)
             self._give_back(self._leases.end(lease))
@@ -297,6 +302,8 @@ class RedisLedger:
         reply = answer.result()
         if reply and reply[0] == b"lease":
             self._grant(lease.checks, lease.minute, units, budget_nano, reply[1:])
+        else:  # near a limit now: this lease runs out, and then its requests go to Redis one by one
+            lease.is_renewing = True
 
     def _grant(self, checks: tuple[Check, ...], minute: int, units: int, budget_nano: int,
                tokens: list[Any]) -> None:
