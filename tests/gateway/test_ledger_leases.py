@@ -41,11 +41,14 @@ async def ledgers(redis_url: str) -> AsyncIterator[tuple[MakeLedger, Callable[[]
         return made[-1]
 
     async def counters() -> dict[str, int]:
+        """Every counter; `…:slots` is the parallel slots leases hold, every instance's together."""
         found = {}
         async for key in admin.scan_iter(match=f"{prefix}*"):
-            name = key.decode().removeprefix(f"{prefix}{{ledger}}:")
-            if not name.endswith(":leased"):
-                found[name.removesuffix(f":{MINUTE}").removesuffix(":")] = int(await admin.get(key))
+            name = key.decode().removeprefix(f"{prefix}{{ledger}}:").removesuffix(f":{MINUTE}").removesuffix(":")
+            if name.endswith(":slots"):
+                found[name] = sum(int(v.split(b":")[0]) for v in (await admin.hgetall(key)).values())
+            elif not name.endswith(":leased"):
+                found[name] = int(await admin.get(key))
         return found
 
     yield make, counters
@@ -198,6 +201,30 @@ async def test_parallel_slots_come_back_when_a_lease_ends_with_requests_in_fligh
     assert after["key:slots:spent"] == 10 * to_nano(Decimal("0.002"))
 
 
+async def test_the_slots_a_dead_instances_lease_held_free_themselves(
+        ledgers: tuple[MakeLedger, Callable[[], Any]]) -> None:
+    """Leased parallel slots live in a field of their instance that expires unless renewed: an instance that dies
+    holding a lease does not hold the key's parallel limit down for good (its requests in flight died with it)."""
+    make, counters = ledgers
+    a, b = make(lease_units=8, lease_ttl_s=0.05), make(lease_units=8, lease_ttl_s=0.05)
+    check = Check("key:dead", parallel=1 + 8 * 8 + 8)  # room for a lease of eight after the first request
+    first = await a.admit((check,), Decimal(0), NOW)
+    assert (await counters())["key:dead:slots"] == 8
+    assert a._lease_timer is not None
+    a._lease_timer.cancel()  # a dies: its lease never gives back, its request never finishes
+    a._leases = Leases()
+    tickets = [await b.admit((check,), Decimal(0), NOW) for _ in range(73 - 1 - 8)]
+    tickets += [await b.admit((check,), Decimal(0), NOW) for _ in range(8)]  # a's 8 slots, once they expired
+    with pytest.raises(RateLimitError, match="max_parallel_requests"):
+        await b.admit((check,), Decimal(0), NOW)  # a's unfinished request still holds its own slot
+    assert len(tickets) == 72
+    assert "key:dead:slots" not in await counters()
+    for ticket in [*tickets, first]:
+        await b.finish(ticket, Decimal(0), 0)
+    await b.drain()
+    assert (await counters())["key:dead:parallel"] == 0
+
+
 async def test_a_lease_stops_at_the_tpm_limit_its_own_requests_reach(
         ledgers: tuple[MakeLedger, Callable[[], Any]]) -> None:
     make, _ = ledgers
@@ -260,7 +287,7 @@ def test_an_ended_lease_gives_back_what_its_requests_in_flight_do_not_hold() -> 
         held.take(100)
     held.in_flight -= 2  # two finished
     held.reserved_in_flight_nano -= 200
-    assert leases.end(held) == Giveback(held.checks, MINUTE, 3, 5, 500)
+    assert leases.end(held) == Giveback(held.checks, MINUTE, 3, 8, 3, 500)  # 3 in flight keep slot and reserve
     assert leases.end(held) is None  # once
     assert len(leases) == 0
 
@@ -269,7 +296,7 @@ def test_a_grant_answered_after_its_minute_goes_back_at_once() -> None:
     leases = Leases()
     checks = (Check("key:l"),)
     leases.grant(checks, MINUTE + 1, 8, 0, (0,), 10.0)
-    assert leases.grant(checks, MINUTE, 8, 80, (0,), 10.0) == Giveback(checks, MINUTE, 8, 8, 80)
+    assert leases.grant(checks, MINUTE, 8, 80, (0,), 10.0) == Giveback(checks, MINUTE, 8, 8, 0, 80)
     current = leases.get(checks)
     assert current is not None
     assert current.minute == MINUTE + 1

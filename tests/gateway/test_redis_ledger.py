@@ -170,3 +170,22 @@ async def test_a_settlement_rides_with_the_next_admission_or_goes_after_the_dela
         await a.drain()
         await client.aclose()
         await other.aclose()
+
+
+async def test_a_redis_that_lost_its_data_restarts_budgets_from_the_database(
+        two_instances: tuple[RedisLedger, RedisLedger], redis_url: str) -> None:
+    """A settlement that arrives after Redis lost its counters neither creates a spend counter from that one cost
+    (the next admission starts it from the database's figure) nor drives a reservation below zero."""
+    a, b = two_instances
+    check = Check("key:lost-data", parallel=10, budget=Decimal(1), base_spend=Decimal("0.4"))
+    ticket = await a.admit((check,), Decimal("0.1"), NOW)
+    admin = redis_asyncio.Redis.from_url(redis_url)
+    keys = [key async for key in admin.scan_iter(match=f"{a._prefix}*")]
+    await admin.delete(*keys)  # what a restarted Redis without persistence holds
+    await a.finish(ticket, Decimal("0.05"), 0)
+    await a.drain()
+    assert [key async for key in admin.scan_iter(match=f"{a._prefix}*")] == []
+    await admin.aclose()
+    await b.finish(await b.admit((check,), Decimal("0.1"), NOW), Decimal("0.05"), 0)
+    await b.drain()
+    assert await b.spent("key:lost-data", "") == Decimal("0.45")

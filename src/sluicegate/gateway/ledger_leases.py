@@ -80,13 +80,15 @@ class Lease:
 
 
 class Giveback(NamedTuple):
-    """What an ended lease returns to Redis (unused requests, slots not held by a request, reservations alike)
-    and what it has not settled yet."""
+    """What an ended lease returns to Redis: its unused requests, its slots (those of its requests still in flight
+    move to the shared in-flight count: they release them one by one), the reservations of no request in flight;
+    and the cost and tokens it has not settled yet."""
 
     checks: tuple[Check, ...]
     minute: int
     requests: int
     slots: int
+    carried: int
     reserve_nano: int
     cost_nano: int = 0
     tokens: int = 0
@@ -102,7 +104,7 @@ def unsettled(lease: Lease) -> tuple[int, int]:
 def giveback(lease: Lease) -> Giveback:
     """End `lease`: its requests still in flight keep their slot and reservation, and return them themselves."""
     lease.ended = True
-    return Giveback(lease.checks, lease.minute, lease.units_left, lease.units - lease.in_flight,
+    return Giveback(lease.checks, lease.minute, lease.units_left, lease.units, lease.in_flight,
                     lease.budget_nano - lease.reserved_in_flight_nano, *unsettled(lease))
 
 
@@ -127,7 +129,7 @@ class Leases:
             lease.extend(units, budget_nano, tokens_base, expires)
             return None
         if lease is not None and lease.minute > minute:  # a late answer for a minute gone by: back at once
-            return Giveback(checks, minute, units, units, budget_nano)
+            return Giveback(checks, minute, units, units, 0, budget_nano)
         self._by_checks[checks] = Lease(checks, minute, units, budget_nano, tokens_base, expires)
         return giveback(lease) if lease is not None else None
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from decimal import ROUND_CEILING, Decimal
 from functools import partial
@@ -47,43 +48,75 @@ LEASE_TTL_S = 0.1  # a lease ends this long after its grant at the latest, givin
 # request that arrives meanwhile to Redis.
 RENEW_BELOW = 2
 
-# KEYS per check: requests, tokens, in flight, spent, reserved, leased (set while a lease on them may be out).
-# ARGV: reserve, lease units (0: none wanted), lease budget, the leased mark's lifetime (ms), 1 to admit a request
-# (0: only claim a lease), then per check: rpm, tpm, parallel, budget, base spend ('' = not limited), ttl of the
-# budget counters. Returns {} (admitted; or no lease), {'lease', tokens of each check} (admitted if asked, and a
-# lease claimed: ledger_leases.py) or, refused, {kind, index, used, leased}.
-# Each check reads its six counters with one MGET, and a counter gets its EXPIRE when it is created (INCR/INCRBY
+# Parallel slots a lease holds are not in the in-flight counter but in a hash per entity, one field per instance:
+# "count:expiry (ms, Redis's clock)", renewed with each claim. The slots of an instance that died go away with its
+# field a moment later, instead of holding the counter up (it never expires while the key is busy).
+_SLOTS = """
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function held_slots(key, now)
+  local fields, total = redis.call('HGETALL', key), 0
+  for j = 1, #fields, 2 do
+    local count, expiry = string.match(fields[j + 1], '^(%-?%d+):(%d+)$')
+    if tonumber(expiry) <= now then redis.call('HDEL', key, fields[j]) else total = total + tonumber(count) end
+  end
+  return total
+end
+local function mine(key, who, now)
+  local found = redis.call('HGET', key, who)
+  if not found then return 0, now end
+  local count, expiry = string.match(found, '^(%-?%d+):(%d+)$')
+  if tonumber(expiry) <= now then return 0, now end
+  return tonumber(count), tonumber(expiry)
+end
+local function set_mine(key, who, count, expiry)
+  if count <= 0 then redis.call('HDEL', key, who) else redis.call('HSET', key, who, count .. ':' .. expiry) end
+end
+"""
+
+# KEYS per check: requests, tokens, in flight, spent, reserved, leased (set while a lease on them may be out), the
+# slots leases hold. ARGV: reserve, lease units (0: none wanted), lease budget, the leased mark's lifetime (ms), 1 to
+# admit a request (0: only claim a lease), this instance's id, then per check: rpm, tpm, parallel, budget, base
+# spend ('' = not limited), ttl of the budget counters. Returns {} (admitted; or no lease), {'lease', tokens of
+# each check} (admitted if asked, and a lease claimed: ledger_leases.py) or, refused, {kind, index, used, leased}.
+# Each check reads its counters with one MGET, and a counter gets its EXPIRE when it is created (INCR/INCRBY
 # answered the increment itself), not on every request: each redis.call costs Redis about 1.5 µs. The in-flight
 # count keeps its EXPIRE per request: a busy key must not expire.
-_ADMIT = """
+_ADMIT = _SLOTS + """
 local reserve, units, lease_budget = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local admit = ARGV[5] == '1'
-local n = #KEYS / 6
-local seen = {}
+local admit, who = ARGV[5] == '1', ARGV[6]
+local n = #KEYS / 7
+local seen, now = {}, nil
 for i = 0, n - 1 do
-  local k, a = i * 6, 6 + i * 6
-  local now = redis.call('MGET', KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5], KEYS[k + 6])
-  local leased = now[6] and '1' or '0'
-  local spent = now[4]
+  local k, a = i * 7, 7 + i * 6
+  local got = redis.call('MGET', KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5], KEYS[k + 6])
+  local leased = got[6] and '1' or '0'
+  local spent = got[4]
   if ARGV[a + 3] ~= '' then
     if not spent then
       redis.call('SET', KEYS[k + 4], ARGV[a + 4], 'NX', 'EX', ARGV[a + 5])
       spent = redis.call('GET', KEYS[k + 4])
     end
-    if admit and tonumber(spent) + tonumber(now[5] or '0') >= tonumber(ARGV[a + 3]) then
+    if admit and tonumber(spent) + tonumber(got[5] or '0') >= tonumber(ARGV[a + 3]) then
       return {'budget', i, spent, leased}
     end
   end
-  local requests, tokens, flight = tonumber(now[1] or '0'), tonumber(now[2] or '0'), tonumber(now[3] or '0')
+  local requests, tokens, flight = tonumber(got[1] or '0'), tonumber(got[2] or '0'), tonumber(got[3] or '0')
+  if ARGV[a + 2] ~= '' then
+    now = now or now_ms()
+    flight = flight + held_slots(KEYS[k + 7], now)
+  end
   if admit then
     if ARGV[a] ~= '' and requests + 1 > tonumber(ARGV[a]) then return {'rpm', i, tostring(requests), leased} end
     if ARGV[a + 1] ~= '' and tokens >= tonumber(ARGV[a + 1]) then return {'tpm', i, tostring(tokens), leased} end
     if ARGV[a + 2] ~= '' and flight >= tonumber(ARGV[a + 2]) then return {'parallel', i, tostring(flight), leased} end
   end
-  seen[i] = {requests, tokens, flight, tonumber(spent or '0') + tonumber(now[5] or '0')}
+  seen[i] = {requests, tokens, flight, tonumber(spent or '0') + tonumber(got[5] or '0')}
 end
 for i = 0, n - 1 do
-  local k, a = i * 6, 6 + i * 6
+  local k, a = i * 7, 7 + i * 6
   if not admit then break end
   if ARGV[a] ~= '' or ARGV[a + 1] ~= '' then
     if redis.call('INCR', KEYS[k + 1]) == 1 then redis.call('EXPIRE', KEYS[k + 1], MINUTE_TTL) end
@@ -98,62 +131,76 @@ end
 if units == 0 then return {} end
 local room = MARGIN * units
 for i = 0, n - 1 do
-  local a, s = 6 + i * 6, seen[i]
+  local a, s = 7 + i * 6, seen[i]
   if ARGV[a] ~= '' and s[1] + 1 + room > tonumber(ARGV[a]) then return {} end
   if ARGV[a + 1] ~= '' and s[2] * 2 >= tonumber(ARGV[a + 1]) then return {} end
   if ARGV[a + 2] ~= '' and s[3] + 1 + room > tonumber(ARGV[a + 2]) then return {} end
   if ARGV[a + 3] ~= '' and s[4] + reserve + MARGIN * lease_budget > tonumber(ARGV[a + 3]) then return {} end
 end
-local lease = {'lease'}
+local lease, life = {'lease'}, tonumber(ARGV[4])
 for i = 0, n - 1 do
-  local k, a = i * 6, 6 + i * 6
+  local k, a = i * 7, 7 + i * 6
   if ARGV[a] ~= '' or ARGV[a + 1] ~= '' then
     if redis.call('INCRBY', KEYS[k + 1], units) == units then redis.call('EXPIRE', KEYS[k + 1], MINUTE_TTL) end
   end
   if ARGV[a + 2] ~= '' then
-    redis.call('INCRBY', KEYS[k + 3], units); redis.call('EXPIRE', KEYS[k + 3], IN_FLIGHT_TTL)
+    local count = mine(KEYS[k + 7], who, now)
+    set_mine(KEYS[k + 7], who, count + units, now + life)
+    redis.call('PEXPIRE', KEYS[k + 7], life)
   end
   if ARGV[a + 3] ~= '' and lease_budget > 0 then
     if redis.call('INCRBY', KEYS[k + 5], lease_budget) == lease_budget then
       redis.call('EXPIRE', KEYS[k + 5], ARGV[a + 5])
     end
   end
-  redis.call('SET', KEYS[k + 6], '1', 'PX', ARGV[4])
+  redis.call('SET', KEYS[k + 6], '1', 'PX', life)
   lease[i + 2] = tostring(seen[i][2])
 end
 return lease
 """.replace("MINUTE_TTL", str(MINUTE_TTL_S)).replace("IN_FLIGHT_TTL", str(IN_FLIGHT_TTL_S)).replace(
     "MARGIN", str(MARGIN))
 
-# Settles any number of entries (a finished request, or an ended lease giving back what it did not use): KEYS, six
-# per check, entry after entry; ARGV per entry: its number of checks, reservation to give back, cost, tokens, slots
-# to give back, requests to give back, then per check: counts spend, has tpm, has parallel, counts requests.
-_SETTLE = """
-local a, k = 1, 0
+# Settles any number of entries (a finished request, or an ended lease giving back what it did not use): KEYS,
+# seven per check, entry after entry; ARGV: this instance's id, then per entry: its number of checks, reservation
+# to give back, cost, tokens, slots to release, requests to give back, lease slots to drop, lease requests still
+# in flight (their slots move to the in-flight counter), then per check: counts spend, has tpm, has parallel,
+# counts requests. Spend is added only to a counter that exists: the admission creates it from the database's
+# figure (a Redis that lost its data must not restart a budget from this one cost), and no counter goes below 0.
+_SETTLE = _SLOTS + """
+local who, a, k, now = ARGV[1], 2, 0, nil
 while a <= #ARGV do
   local n, reserve = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
   local cost, tokens = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   local slots, requests = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
-  a = a + 6
+  local claimed, carried = tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])
+  a = a + 8
   for i = 1, n do
     if ARGV[a] == '1' then
-      if reserve > 0 then redis.call('DECRBY', KEYS[k + 5], reserve) end
-      if cost > 0 then redis.call('INCRBY', KEYS[k + 4], cost) end
+      if reserve > 0 and redis.call('DECRBY', KEYS[k + 5], reserve) < 0 then redis.call('DEL', KEYS[k + 5]) end
+      if cost > 0 and redis.call('EXISTS', KEYS[k + 4]) == 1 then redis.call('INCRBY', KEYS[k + 4], cost) end
     end
     if ARGV[a + 1] == '1' and tokens > 0 then
       if redis.call('INCRBY', KEYS[k + 2], tokens) == tokens then redis.call('EXPIRE', KEYS[k + 2], MINUTE_TTL) end
     end
-    if slots > 0 and ARGV[a + 2] == '1' then
-      if redis.call('DECRBY', KEYS[k + 3], slots) < 0 then redis.call('SET', KEYS[k + 3], 0) end
+    if ARGV[a + 2] == '1' then
+      if slots > 0 and redis.call('DECRBY', KEYS[k + 3], slots) < 0 then redis.call('DEL', KEYS[k + 3]) end
+      if carried > 0 then
+        redis.call('INCRBY', KEYS[k + 3], carried); redis.call('EXPIRE', KEYS[k + 3], IN_FLIGHT_TTL)
+      end
+      if claimed > 0 then
+        now = now or now_ms()
+        local count, expiry = mine(KEYS[k + 7], who, now)
+        set_mine(KEYS[k + 7], who, count - claimed, expiry)
+      end
     end
     if requests > 0 and ARGV[a + 3] == '1' then
       if redis.call('DECRBY', KEYS[k + 1], requests) < 0 then redis.call('DEL', KEYS[k + 1]) end
     end
-    a, k = a + 4, k + 6
+    a, k = a + 4, k + 7
   end
 end
 return 1
-""".replace("MINUTE_TTL", str(MINUTE_TTL_S))
+""".replace("MINUTE_TTL", str(MINUTE_TTL_S)).replace("IN_FLIGHT_TTL", str(IN_FLIGHT_TTL_S))
 
 
 def to_nano(amount: Decimal) -> int:
@@ -188,6 +235,7 @@ class RedisLedger:
         self._lease_wait_s = lease_ttl_s + settle_delay_s + 0.05
         self._leased_mark_ms = str(int(self._lease_wait_s * 1000))
         self._leases = Leases()
+        self._instance = uuid.uuid4().hex[:16]  # names the parallel slots this instance's leases hold
         self._asking: set[tuple[Check, ...]] = set()  # checks whose admission in Redis is claiming a lease
         self._renewals: set[asyncio.Future[Any]] = set()
         self._unsettled_leases: list[Lease] = []  # leases whose finished requests' cost is not written yet
@@ -209,7 +257,8 @@ class RedisLedger:
         def make() -> list[Arg]:
             base = f"{self._prefix}{{ledger}}:{check.entity}"
             return [f"{base}:rpm:{minute}", f"{base}:tpm:{minute}", f"{base}:parallel",
-                    f"{base}:spent:{check.window}", f"{base}:reserved:{check.window}", f"{base}:leased"]
+                    f"{base}:spent:{check.window}", f"{base}:reserved:{check.window}", f"{base}:leased",
+                    f"{base}:slots"]
 
         return self._encoded(("keys", check.entity, check.window, minute), make)
 
@@ -241,7 +290,7 @@ class RedisLedger:
 
     def _script_args(self, checks: tuple[Check, ...], reserve_nano: int, units: int, *,
                      admit: bool) -> list[Arg | Segment]:
-        return [reserve_nano, units, units * reserve_nano, self._leased_mark_ms, int(admit),
+        return [reserve_nano, units, units * reserve_nano, self._leased_mark_ms, int(admit), self._instance,
                 *(self._limits(check) for check in checks)]
 
     async def _admit_in_redis(self, checks: tuple[Check, ...], reserve: Decimal, reserve_nano: int, now: float,
@@ -326,11 +375,11 @@ class RedisLedger:
             self._give_back(back)
 
     def _give_back(self, back: Giveback | None) -> None:
-        if back is None or not (back.requests or back.slots or back.reserve_nano or back.cost_nano or back.tokens):
+        if back is None:
             return
         keys = [self._keys(check, back.minute) for check in back.checks]
-        self._queue((keys, [len(back.checks), back.reserve_nano, back.cost_nano, back.tokens, back.slots,
-                            back.requests, *(self._settled(check) for check in back.checks)]))
+        self._queue((keys, [len(back.checks), back.reserve_nano, back.cost_nano, back.tokens, 0, back.requests,
+                            back.slots, back.carried, *(self._settled(check) for check in back.checks)]))
 
     async def settle(self, ticket: Ticket, cost: Decimal, tokens: int) -> None:
         await self._settle_now(ticket, cost, tokens, release=False)
@@ -345,7 +394,8 @@ class RedisLedger:
         self._write_finished()  # after what this instance finished before
         settlement = self._settlement(ticket, cost, tokens, release=release)
         if settlement is not None:
-            await self._redis.run_script(_SETTLE, *settlement)
+            keys, args = settlement
+            await self._redis.run_script(_SETTLE, keys, [self._instance, *args])
 
     async def finish(self, ticket: Ticket, cost: Decimal, tokens: int) -> None:
         """Settle and release without waiting for Redis (class docstring); `drain` waits for every one."""
@@ -381,7 +431,7 @@ class RedisLedger:
         if not (reserve or cost_nano or tokens or slots):
             return None
         keys = [self._keys(check, ticket.minute) for check in ticket.checks]
-        return keys, [len(ticket.checks), reserve, cost_nano, tokens, slots, 0,
+        return keys, [len(ticket.checks), reserve, cost_nano, tokens, slots, 0, 0, 0,
                       *(self._settled(check) for check in ticket.checks)]
 
     def _queue(self, settlement: tuple[list[Segment], list[Arg | Segment]]) -> None:
@@ -404,13 +454,13 @@ class RedisLedger:
                 cost_nano, tokens = unsettled(lease)
                 if cost_nano or tokens:
                     self._finished.append(([self._keys(check, lease.minute) for check in lease.checks],
-                                           [len(lease.checks), 0, cost_nano, tokens, 0, 0,
+                                           [len(lease.checks), 0, cost_nano, tokens, 0, 0, 0, 0,
                                             *(self._settled(check) for check in lease.checks)]))
         if not self._finished:
             return
         finished, self._finished = self._finished, []
         keys = [key for ticket_keys, _ in finished for key in ticket_keys]
-        args = [arg for _, ticket_args in finished for arg in ticket_args]
+        args = [self._instance, *(arg for _, ticket_args in finished for arg in ticket_args)]
         answer = self._redis.run_script_soon(_SETTLE, keys, args)
         self._unanswered.add(answer)
         answer.add_done_callback(partial(self._answered, len(finished)))
