@@ -180,3 +180,15 @@ async def test_a_keys_checks_are_built_once_until_a_budget_window_ends(monkeypat
     assert seen[4][0].window != seen[0][0].window
     assert hash(seen[4][0]) != hash(seen[0][0])
     assert hash(seen[3][0]) == hash(seen[0][0])
+
+
+async def test_memory_forgets_the_rates_of_idle_entities_not_those_in_flight() -> None:
+    ledger = MemoryLedger()
+    busy, idle = Check("key:busy", parallel=5, rpm=10), Check("key:idle", rpm=10)
+    ticket = await ledger.admit((busy,), Decimal(0), 0.0)
+    await ledger.finish(await ledger.admit((idle,), Decimal(0), 0.0), Decimal(0), 0)
+    await ledger.admit((Check("key:other", rpm=1),), Decimal(0), 180.0)  # two minutes later
+    assert set(ledger._rates) == {"key:busy", "key:other"}
+    await ledger.finish(ticket, Decimal(0), 0)
+    assert ledger.in_flight("key:busy") == 0
+    assert ledger.in_flight("key:idle") == 0

@@ -48,6 +48,10 @@ class Check:
     window: str = ""  # the budget window this request falls in ("" = never resets)
     base_spend: Decimal = Decimal(0)  # the window's spend as the database knew it when the limits were loaded
     _hash: int = field(default=0, init=False, repr=False, compare=False)
+    counts_spend: bool = field(default=False, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "counts_spend", self.budget is not None or self.soft_budget is not None)
 
     def __hash__(self) -> int:
         """Computed once: a request's checks are looked up by value (leases), and hashing eight fields, Decimals
@@ -58,10 +62,6 @@ class Check:
                           self.base_spend))
             object.__setattr__(self, "_hash", found)
         return found
-
-    @property
-    def is_counting_spend(self) -> bool:
-        return self.budget is not None or self.soft_budget is not None
 
 
 @dataclass(slots=True)
@@ -172,60 +172,88 @@ def describe_entity(entity: str) -> str:
     return f"{kind} {rest}"
 
 
+@dataclass(slots=True)
+class _Rates:
+    """One entity's rate counters in this process: the minute they count, and its requests and tokens."""
+
+    minute: int = -1
+    requests: int = 0
+    tokens: int = 0
+    in_flight: int = 0
+
+
+@dataclass(slots=True)
+class _Budget:
+    """One entity's spend and reservations in one budget window."""
+
+    spent: Decimal
+    reserved: Decimal = Decimal(0)
+
+
 class MemoryLedger:
-    """The counters in this process: exact for one gateway process (several workers need Redis)."""
+    """The counters in this process: exact for one gateway process (several workers need Redis). One lookup per
+    entity and step: an object per entity (rates) and per entity and budget window (spend)."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
-        self._requests: dict[tuple[str, int], int] = {}
-        self._tokens: dict[tuple[str, int], int] = {}
-        self._in_flight: dict[str, int] = {}
-        self._spent: dict[tuple[str, str], Decimal] = {}
-        self._reserved: dict[tuple[str, str], Decimal] = {}
+        self._rates: dict[str, _Rates] = {}
+        self._budgets: dict[tuple[str, str], _Budget] = {}
         self._minute = -1
+
+    def _rates_of(self, check: Check, minute: int) -> _Rates:
+        rates = self._rates.get(check.entity)
+        if rates is None:
+            rates = self._rates[check.entity] = _Rates(minute)
+        elif rates.minute != minute and minute > rates.minute:  # a new minute: its rpm and tpm start from zero
+            rates.minute, rates.requests, rates.tokens = minute, 0, 0
+        return rates
+
+    def _budget_of(self, check: Check) -> _Budget:
+        slot = (check.entity, check.window)
+        budget = self._budgets.get(slot)
+        if budget is None:
+            budget = self._budgets[slot] = _Budget(check.base_spend)
+        return budget
 
     async def admit(self, checks: tuple[Check, ...], reserve: Decimal, now: float) -> Ticket:
         minute = int(now // WINDOW_S)
-        self._forget_before(minute)
-        for check in checks:  # all checks first, then all claims: nothing to undo when one refuses
-            self._check(check, minute, now)
-        for check in checks:
+        if minute > self._minute:
+            self._forget_before(minute)
+        found = [(self._rates_of(check, minute), self._budget_of(check) if check.counts_spend else None)
+                 for check in checks]
+        # Every check first, then every claim: nothing to undo when one refuses.
+        for check, (rates, budget) in zip(checks, found, strict=True):
+            self._check(check, rates, budget, now)
+        for check, (rates, budget) in zip(checks, found, strict=True):
             if check.rpm is not None or check.tpm is not None:
-                self._requests[(check.entity, minute)] = self._requests.get((check.entity, minute), 0) + 1
+                rates.requests += 1
             if check.parallel is not None:
-                self._in_flight[check.entity] = self._in_flight.get(check.entity, 0) + 1
-            if check.is_counting_spend:
-                slot = (check.entity, check.window)
-                self._spent.setdefault(slot, check.base_spend)
-                self._reserved[slot] = self._reserved.get(slot, Decimal(0)) + reserve
+                rates.in_flight += 1
+            if budget is not None:
+                budget.reserved += reserve
         return Ticket(checks, minute, reserve)
 
-    def _check(self, check: Check, minute: int, now: float) -> None:
-        if check.budget is not None:
-            slot = (check.entity, check.window)
-            spent = self._spent.get(slot, check.base_spend)
-            if spent + self._reserved.get(slot, Decimal(0)) >= check.budget:
-                raise over_budget(check, spent)
-        if check.rpm is not None:
-            used = self._requests.get((check.entity, minute), 0)
-            if used + 1 > check.rpm:
-                raise rate_limited(check, "rpm", check.rpm, used, now)
-        if check.tpm is not None:
-            used = self._tokens.get((check.entity, minute), 0)
-            if used >= check.tpm:
-                raise rate_limited(check, "tpm", check.tpm, used, now)
-        if check.parallel is not None and self._in_flight.get(check.entity, 0) >= check.parallel:
+    @staticmethod
+    def _check(check: Check, rates: _Rates, budget: _Budget | None, now: float) -> None:
+        if check.budget is not None and budget is not None and budget.spent + budget.reserved >= check.budget:
+            raise over_budget(check, budget.spent)
+        if check.rpm is not None and rates.requests + 1 > check.rpm:
+            raise rate_limited(check, "rpm", check.rpm, rates.requests, now)
+        if check.tpm is not None and rates.tokens >= check.tpm:
+            raise rate_limited(check, "tpm", check.tpm, rates.tokens, now)
+        if check.parallel is not None and rates.in_flight >= check.parallel:
             raise parallel_limited(check)
 
     async def settle(self, ticket: Ticket, cost: Decimal, tokens: int) -> None:
         for check in ticket.checks:
-            if check.is_counting_spend:
-                slot = (check.entity, check.window)
-                self._reserved[slot] = self._reserved.get(slot, Decimal(0)) - ticket.reserved
-                self._spent[slot] = self._spent.get(slot, check.base_spend) + cost
+            if check.counts_spend:
+                budget = self._budget_of(check)
+                budget.reserved -= ticket.reserved
+                budget.spent += cost
             if check.tpm is not None and tokens:
-                key = (check.entity, ticket.minute)
-                self._tokens[key] = self._tokens.get(key, 0) + tokens
+                rates = self._rates_of(check, ticket.minute)
+                if rates.minute == ticket.minute:  # tokens of a minute gone by limit nothing any more
+                    rates.tokens += tokens
         ticket.reserved = Decimal(0)
 
     async def release(self, ticket: Ticket) -> None:
@@ -236,26 +264,29 @@ class MemoryLedger:
             await self.settle(ticket, Decimal(0), 0)
         for check in ticket.checks:
             if check.parallel is not None:
-                self._in_flight[check.entity] = max(0, self._in_flight.get(check.entity, 0) - 1)
+                rates = self._rates.get(check.entity)
+                if rates is not None and rates.in_flight > 0:
+                    rates.in_flight -= 1
 
     async def finish(self, ticket: Ticket, cost: Decimal, tokens: int) -> None:
         await self.settle(ticket, cost, tokens)
         await self.release(ticket)
 
     async def spent(self, entity: str, window: str) -> Decimal | None:
-        return self._spent.get((entity, window))
+        budget = self._budgets.get((entity, window))
+        return None if budget is None else budget.spent
 
     async def drain(self) -> None:
         """Nothing to wait for: memory counts at once."""
 
     def in_flight(self, entity: str) -> int:
-        return self._in_flight.get(entity, 0)
+        rates = self._rates.get(entity)
+        return 0 if rates is None else rates.in_flight
 
     def _forget_before(self, minute: int) -> None:
-        """Drop minute windows older than the last one (bounded memory whatever the number of keys)."""
-        if minute == self._minute:
-            return
+        """Once a minute: drop the rates of entities idle since before the last minute (bounded memory whatever
+        the number of keys and end users)."""
         self._minute = minute
-        for counts in (self._requests, self._tokens):
-            for stale in [k for k in counts if k[1] < minute - 1]:
-                del counts[stale]
+        idle = [entity for entity, rates in self._rates.items() if rates.minute < minute - 1 and not rates.in_flight]
+        for entity in idle:
+            del self._rates[entity]

@@ -143,7 +143,7 @@ class Enforcement:
         checks = self._checks(limits, model, now, is_cached=access is not None and limits is access.limits)
         if not checks:
             return Admitted(model)
-        reserve = self._reservation(model, body, body_bytes) if any(c.is_counting_spend for c in checks) \
+        reserve = self._reservation(model, body, body_bytes) if any(c.counts_spend for c in checks) \
             else Decimal(0)
         return Admitted(model, await self.ledger.admit(checks, reserve, now.timestamp()))
 

@@ -270,9 +270,9 @@ class RedisLedger:
 
     def _settled(self, check: Check) -> Segment:
         counts_requests = check.rpm is not None or check.tpm is not None
-        return self._encoded(("settled", check.is_counting_spend, check.tpm is not None, check.parallel is not None,
+        return self._encoded(("settled", check.counts_spend, check.tpm is not None, check.parallel is not None,
                               counts_requests),
-                             lambda: [int(check.is_counting_spend), int(check.tpm is not None),
+                             lambda: [int(check.counts_spend), int(check.tpm is not None),
                                       int(check.parallel is not None), int(counts_requests)])
 
     async def admit(self, checks: tuple[Check, ...], reserve: Decimal, now: float) -> Ticket:
