@@ -104,12 +104,18 @@ async def test_far_from_the_limits_most_admissions_make_no_round_trip(
         "key:far:reserved": 0, "team:far:rpm": 200, "team:far:spent": 200 * to_nano(cost), "team:far:reserved": 0}
 
 
-async def test_near_a_limit_every_admission_goes_to_redis(ledgers: tuple[MakeLedger, Callable[[], Any]],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("units", "check"), [
+    pytest.param(8, Check("key:near", rpm=8 * 8), id="near a limit: no room for eight leases of eight"),
+    pytest.param(8, Check("key:free", budget=Decimal(1)),
+                 id="a budget and no reservation: a lease of nothing would let requests through unbounded"),
+    pytest.param(0, Check("key:off", rpm=10**6), id="leases turned off"),
+])
+async def test_where_no_lease_is_granted_every_admission_goes_to_redis(
+        ledgers: tuple[MakeLedger, Callable[[], Any]], monkeypatch: pytest.MonkeyPatch, units: int,
+        check: Check) -> None:
     make, _ = ledgers
-    ledger = make(lease_units=8)
+    ledger = make(lease_units=units)
     calls = count_script_calls(ledger, monkeypatch)
-    check = Check("key:near", rpm=8 * 8)  # no room for eight leases of eight: never leased
     for _ in range(20):
         await ledger.finish(await ledger.admit((check,), Decimal(0), NOW), Decimal(0), 0)
     assert calls == ["admit"] * 20
@@ -237,28 +243,6 @@ async def test_a_lease_stops_at_the_tpm_limit_its_own_requests_reach(
     await ledger.finish(second, Decimal(0), 400)
     with pytest.raises(RateLimitError, match="tpm_limit 1000"):  # the lease saw them: Redis decides, and refuses
         await ledger.admit((check,), Decimal(0), NOW)
-
-
-async def test_leases_off_every_admission_goes_to_redis(ledgers: tuple[MakeLedger, Callable[[], Any]],
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    make, _ = ledgers
-    ledger = make(lease_units=0)
-    calls = count_script_calls(ledger, monkeypatch)
-    for _ in range(5):
-        await ledger.finish(await ledger.admit((Check("key:off", rpm=10**6),), Decimal(0), NOW), Decimal(0), 0)
-    assert calls == ["admit"] * 5
-
-
-async def test_a_budget_without_a_reservation_is_never_leased(ledgers: tuple[MakeLedger, Callable[[], Any]],
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """A request of unknown price reserves nothing: a lease of nothing would let requests through unbounded."""
-    make, _ = ledgers
-    ledger = make(lease_units=8)
-    calls = count_script_calls(ledger, monkeypatch)
-    for _ in range(5):
-        await ledger.finish(await ledger.admit((Check("key:free", budget=Decimal(1)),), Decimal(0), NOW),
-                            Decimal(0), 0)
-    assert calls == ["admit"] * 5
 
 
 def lease(units: int = 4, *, tpm: int | None = None, budget_nano: int = 0, expires: float = 10.0) -> Lease:
