@@ -1,21 +1,23 @@
 """Leases: a block of admissions an instance claimed in Redis ahead of time, spent here without a round trip.
 
 Far from every limit, the admission script (redis_ledger.py) claims, besides the request it admits, `units` more
-requests of each rpm counter, as many parallel slots and `units` × the request's reservation of each budget, in
-the same atomic step that checks them. The next requests with the same checks are admitted from that claim in this
-process: no Redis round trip, which is most of what a limited virtual key costs the gateway. Their costs and
-tokens still reach Redis, in the settlement batches.
+requests of each rpm counter, as many parallel slots (held under this instance's name, with an expiry) and
+`units` × the request's reservation of each budget, in the same atomic step that checks them. The next requests
+with the same checks are admitted from that claim in this process: no Redis round trip, which was most of what a
+limited virtual key cost the gateway. A lease running low claims more in the background. Its requests' costs and
+tokens still reach Redis, summed per lease, in the settlement batches.
 
 Why no limit moves: a lease's units are counted in Redis as used from the moment they are claimed, so instances
 together can never admit more than the limit (the claim is refused like any admission when it would not fit), and
 no budget is overspent by more than the reservation already allowed. What a lease can do is the opposite: hold
-units another instance could have used. So leases are granted only while every limit has `MARGIN` leases' worth
-of room left (near a limit every request goes to Redis, as without leases), a lease lives `ttl_s` at most and
-gives back what it did not use when it ends, and a refusal that finds a lease recently granted on its counters
-waits for the leases to end and asks once more (redis_ledger.py) — so an rpm limit of N still admits exactly N.
+units another instance could have used. So leases are granted only while every limit has `MARGIN` claims' worth
+of room left (near a limit every request goes to Redis, as without leases), a lease lives `LEASE_TTL_S` past its last
+claim at most and gives back what it did not use when it ends, and a refusal that finds a lease recently granted
+on its counters waits for the leases to end and asks once more (redis_ledger.py) — so an rpm limit of N still
+admits exactly N.
 
-The tpm check reads the tokens Redis had when the lease was granted plus those this lease's requests used: other
-instances' tokens show up when the lease ends. Leases are granted only while tokens are under half the limit.
+The tpm check reads the tokens Redis had at the last claim plus those this lease's requests used since: other
+instances' tokens show up at the next claim. Leases are granted only while tokens are under half the limit.
 """
 
 from __future__ import annotations
