@@ -85,6 +85,20 @@ def count_script_calls(ledger: RedisLedger, monkeypatch: pytest.MonkeyPatch) -> 
 pytestmark = pytest.mark.redis
 
 
+def record_lease_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits of refused admissions for other instances' leases (sleeps of 0.1 s and longer)."""
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording(delay: float, result: Any = None) -> Any:
+        if delay >= 0.1:
+            waits.append(delay)
+        return await real_sleep(delay, result)
+
+    monkeypatch.setattr(asyncio, "sleep", recording)
+    return waits
+
+
 async def test_far_from_the_limits_most_admissions_make_no_round_trip(
         ledgers: tuple[MakeLedger, Callable[[], Any]], monkeypatch: pytest.MonkeyPatch) -> None:
     make, counters = ledgers
@@ -127,20 +141,23 @@ async def test_approaching_a_limit_a_lease_stops_renewing_and_the_limit_holds(
     make, counters = ledgers
     ledger = make(lease_units=8)
     calls = count_script_calls(ledger, monkeypatch)
+    waits = record_lease_waits(monkeypatch)
     check = Check("key:approach", rpm=80)  # room for eight leases of eight at first, then not
     for _ in range(80):
         await ledger.finish(await ledger.admit((check,), Decimal(0), NOW), Decimal(0), 0)
         await asyncio.sleep(0.001)
-    with pytest.raises(RateLimitError):  # the 81st, after waiting for any lease out to end
+    with pytest.raises(RateLimitError):  # the 81st: its own lease is all there is, given back, and no wait
         await ledger.admit((check,), Decimal(0), NOW)
+    assert waits == []
     assert calls.count("renew") <= 2  # granted once, refused once: no renewal after that
     await ledger.drain()
     assert (await counters())["key:approach:rpm"] == 80
 
 
 async def test_an_rpm_limit_admits_exactly_n_while_another_instance_holds_unused_units(
-        ledgers: tuple[MakeLedger, Callable[[], Any]]) -> None:
+        ledgers: tuple[MakeLedger, Callable[[], Any]], monkeypatch: pytest.MonkeyPatch) -> None:
     make, counters = ledgers
+    waits = record_lease_waits(monkeypatch)
     a, b = make(lease_units=8, lease_ttl_s=0.2), make(lease_units=8, lease_ttl_s=0.2)
     check = Check("key:exact", rpm=300)
     for _ in range(100):
@@ -154,6 +171,7 @@ async def test_an_rpm_limit_admits_exactly_n_while_another_instance_holds_unused
     admitted = [o for o in outcomes if isinstance(o, Ticket)]
     assert all(isinstance(o, RateLimitError) for o in outcomes if not isinstance(o, Ticket))
     assert 100 + len(admitted) == 300
+    assert waits  # b's refusals waited for a's lease to end
     await a.drain()
     await b.drain()
     assert (await counters())["key:exact:rpm"] == 300

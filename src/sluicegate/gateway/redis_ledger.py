@@ -71,16 +71,29 @@ local function mine(key, who, now)
   if tonumber(expiry) <= now then return 0, now end
   return tonumber(count), tonumber(expiry)
 end
+local function leasing(key, who)
+  local fields = redis.call('HGETALL', key)
+  local t, mine = now_ms(), false
+  for j = 1, #fields, 2 do
+    if tonumber(fields[j + 1]) > t then
+      if fields[j] ~= who then return '2' end
+      mine = true
+    end
+  end
+  return mine and '1' or '0'
+end
 local function set_mine(key, who, count, expiry)
   if count <= 0 then redis.call('HDEL', key, who) else redis.call('HSET', key, who, count .. ':' .. expiry) end
 end
 """
 
-# KEYS per check: requests, tokens, in flight, spent, reserved, leased (set while a lease on them may be out), the
-# slots leases hold. ARGV: reserve, lease units (0: none wanted), lease budget, the leased mark's lifetime (ms), 1 to
-# admit a request (0: only claim a lease), this instance's id, then per check: rpm, tpm, parallel, budget, base
-# spend ('' = not limited), ttl of the budget counters. Returns {} (admitted; or no lease), {'lease', tokens of
-# each check} (admitted if asked, and a lease claimed: ledger_leases.py) or, refused, {kind, index, used, leased}.
+# KEYS per check: requests, tokens, in flight, spent, reserved, the instances that may hold a lease on them (a
+# hash: instance → until when, ms), the slots leases hold. ARGV: reserve, lease units (0: none wanted), lease
+# budget, how long a lease may be out after its claim (ms), 1 to admit a request (0: only claim a lease), this
+# instance's id, then per check: rpm, tpm, parallel, budget, base spend ('' = not limited), ttl of the budget
+# counters. Returns {} (admitted; or no lease), {'lease', tokens of each check} (admitted if asked, and a lease
+# claimed: ledger_leases.py) or, refused, {kind, index, used, leasing}, where leasing is '2' if another instance
+# may hold a lease on the refused check's counters, '1' if only this one, '0' if none.
 # Each check reads its counters with one MGET, and a counter gets its EXPIRE when it is created (INCR/INCRBY
 # answered the increment itself), not on every request: each redis.call costs Redis about 1.5 µs. The in-flight
 # count keeps its EXPIRE per request: a busy key must not expire.
@@ -91,8 +104,7 @@ local n = #KEYS / 7
 local seen, now = {}, nil
 for i = 0, n - 1 do
   local k, a = i * 7, 7 + i * 6
-  local got = redis.call('MGET', KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5], KEYS[k + 6])
-  local leased = got[6] and '1' or '0'
+  local got = redis.call('MGET', KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5])
   local spent = got[4]
   if ARGV[a + 3] ~= '' then
     if not spent then
@@ -100,7 +112,7 @@ for i = 0, n - 1 do
       spent = redis.call('GET', KEYS[k + 4])
     end
     if admit and tonumber(spent) + tonumber(got[5] or '0') >= tonumber(ARGV[a + 3]) then
-      return {'budget', i, spent, leased}
+      return {'budget', i, spent, leasing(KEYS[k + 6], who)}
     end
   end
   local requests, tokens, flight = tonumber(got[1] or '0'), tonumber(got[2] or '0'), tonumber(got[3] or '0')
@@ -109,9 +121,15 @@ for i = 0, n - 1 do
     flight = flight + held_slots(KEYS[k + 7], now)
   end
   if admit then
-    if ARGV[a] ~= '' and requests + 1 > tonumber(ARGV[a]) then return {'rpm', i, tostring(requests), leased} end
-    if ARGV[a + 1] ~= '' and tokens >= tonumber(ARGV[a + 1]) then return {'tpm', i, tostring(tokens), leased} end
-    if ARGV[a + 2] ~= '' and flight >= tonumber(ARGV[a + 2]) then return {'parallel', i, tostring(flight), leased} end
+    local refused
+    if ARGV[a] ~= '' and requests + 1 > tonumber(ARGV[a]) then refused = {'rpm', i, tostring(requests)}
+    elseif ARGV[a + 1] ~= '' and tokens >= tonumber(ARGV[a + 1]) then refused = {'tpm', i, tostring(tokens)}
+    elseif ARGV[a + 2] ~= '' and flight >= tonumber(ARGV[a + 2]) then refused = {'parallel', i, tostring(flight)}
+    end
+    if refused then
+      refused[4] = leasing(KEYS[k + 6], who)
+      return refused
+    end
   end
   seen[i] = {requests, tokens, flight, tonumber(spent or '0') + tonumber(got[5] or '0')}
 end
@@ -138,6 +156,7 @@ for i = 0, n - 1 do
   if ARGV[a + 3] ~= '' and s[4] + reserve + MARGIN * lease_budget > tonumber(ARGV[a + 3]) then return {} end
 end
 local lease, life = {'lease'}, tonumber(ARGV[4])
+now = now or now_ms()
 for i = 0, n - 1 do
   local k, a = i * 7, 7 + i * 6
   if ARGV[a] ~= '' or ARGV[a + 1] ~= '' then
@@ -153,7 +172,8 @@ for i = 0, n - 1 do
       redis.call('EXPIRE', KEYS[k + 5], ARGV[a + 5])
     end
   end
-  redis.call('SET', KEYS[k + 6], '1', 'PX', life)
+  redis.call('HSET', KEYS[k + 6], who, now + life)
+  redis.call('PEXPIRE', KEYS[k + 6], life)
   lease[i + 2] = tostring(seen[i][2])
 end
 return lease
@@ -231,7 +251,7 @@ class RedisLedger:
         self._settle_delay_s = settle_delay_s
         self._lease_units = lease_units
         self._lease_ttl_s = lease_ttl_s
-        # A refusal that finds a lease out on its counters waits this long for the leases to end and give back.
+        # A refusal that finds another instance's lease out on its counters waits this long for it to give back.
         self._lease_wait_s = lease_ttl_s + settle_delay_s + 0.05
         self._leased_mark_ms = str(int(self._lease_wait_s * 1000))
         self._leases = Leases()
@@ -314,10 +334,11 @@ class RedisLedger:
             return Ticket(checks, minute, reserve)
         index, used, leased = parts
         check = checks[int(index)]
-        if leased == "1" and not is_retry:  # a lease is out on these counters: its unused units may admit this
-            self._give_back_all(self._leases.end_touching(check.entity))
-            await asyncio.sleep(self._lease_wait_s)
-            now += self._lease_wait_s  # on the caller's clock (a test's is not the wall clock)
+        if leased != "0" and not is_retry:  # a lease is out on these counters: its unused units may admit this
+            self._give_back_all(self._leases.end_touching(check.entity))  # written before the retry
+            if leased == "2":  # another instance's: it gives back when its lease ends
+                await asyncio.sleep(self._lease_wait_s)
+                now += self._lease_wait_s  # on the caller's clock (a test's is not the wall clock)
             return await self._admit_in_redis(checks, reserve, reserve_nano, now, int(now // WINDOW_S),
                                               is_retry=True)
         if kind == "budget":
