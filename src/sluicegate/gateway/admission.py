@@ -204,7 +204,7 @@ class MemoryLedger:
         rates = self._rates.get(check.entity)
         if rates is None:
             rates = self._rates[check.entity] = _Rates(minute)
-        elif rates.minute != minute and minute > rates.minute:  # a new minute: its rpm and tpm start from zero
+        elif minute > rates.minute:  # a new minute: its rpm and tpm start from zero
             rates.minute, rates.requests, rates.tokens = minute, 0, 0
         return rates
 

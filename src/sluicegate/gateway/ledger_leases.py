@@ -80,6 +80,18 @@ class Lease:
         self.in_flight += 1
         self.reserved_in_flight_nano += reserve_nano
 
+    def settle(self, reserve_nano: int, cost_nano: int, tokens: int, *, release: bool) -> bool:
+        """One of its requests settled (and, with `release`, ended): its reservation and slot come back to the
+        lease, its cost and tokens wait for the next write. True when the lease had nothing unsettled before."""
+        self.reserved_in_flight_nano -= reserve_nano
+        self.tokens += tokens
+        if release:
+            self.in_flight -= 1
+        was_settled = not (self.unsettled_cost_nano or self.unsettled_tokens)
+        self.unsettled_cost_nano += cost_nano
+        self.unsettled_tokens += tokens
+        return was_settled and bool(cost_nano or tokens)
+
 
 class Giveback(NamedTuple):
     """What an ended lease returns to Redis: its unused requests, its slots (those of its requests still in flight

@@ -366,14 +366,14 @@ class RedisLedger:
 
     def _renewed(self, lease: Lease, units: int, budget_nano: int, answer: asyncio.Future[Any]) -> None:
         self._renewals.discard(answer)
-        lease.is_renewing = False
-        if answer.exception() is not None:  # no more units: the lease runs out, and requests go to Redis again
+        if answer.exception() is not None:  # Redis did not answer: the next admission may ask again
+            lease.is_renewing = False
             return
         reply = answer.result()
         if reply and reply[0] == b"lease":
+            lease.is_renewing = False
             self._grant(lease.checks, lease.minute, units, budget_nano, reply[1:])
-        else:  # near a limit now: this lease runs out, and then its requests go to Redis one by one
-            lease.is_renewing = True
+        # else near a limit now: no more asking; the lease runs out, then its requests go to Redis one by one
 
     def _grant(self, checks: tuple[Check, ...], minute: int, units: int, budget_nano: int,
                tokens: list[Any]) -> None:
@@ -398,9 +398,9 @@ class RedisLedger:
     def _give_back(self, back: Giveback | None) -> None:
         if back is None:
             return
-        keys = [self._keys(check, back.minute) for check in back.checks]
-        self._queue((keys, [len(back.checks), back.reserve_nano, back.cost_nano, back.tokens, 0, back.requests,
-                            back.slots, back.carried, *(self._settled(check) for check in back.checks)]))
+        self._queue(self._entry(back.checks, back.minute, reserve_nano=back.reserve_nano, cost_nano=back.cost_nano,
+                                tokens=back.tokens, requests=back.requests, lease_slots=back.slots,
+                                carried=back.carried))
 
     async def settle(self, ticket: Ticket, cost: Decimal, tokens: int) -> None:
         await self._settle_now(ticket, cost, tokens, release=False)
@@ -436,24 +436,24 @@ class RedisLedger:
         ticket.reserved = Decimal(0)
         lease = ticket.lease
         if lease is not None and not lease.ended:
-            lease.reserved_in_flight_nano -= reserve
-            lease.tokens += tokens
-            if release:
-                lease.in_flight -= 1
-            if cost_nano or tokens:
-                if not (lease.unsettled_cost_nano or lease.unsettled_tokens):
-                    self._unsettled_leases.append(lease)
-                    self._set_timer()
-                lease.unsettled_cost_nano += cost_nano
-                lease.unsettled_tokens += tokens
+            if lease.settle(reserve, cost_nano, tokens, release=release):
+                self._unsettled_leases.append(lease)
+                self._set_timer()
             return None
         if tokens and (live := self._leases.get(ticket.checks)) is not None:
             live.tokens += tokens  # a request admitted by Redis: its lease's tpm check counts its tokens too
         if not (reserve or cost_nano or tokens or slots):
             return None
-        keys = [self._keys(check, ticket.minute) for check in ticket.checks]
-        return keys, [len(ticket.checks), reserve, cost_nano, tokens, slots, 0, 0, 0,
-                      *(self._settled(check) for check in ticket.checks)]
+        return self._entry(ticket.checks, ticket.minute, reserve_nano=reserve, cost_nano=cost_nano, tokens=tokens,
+                           slots=slots)
+
+    def _entry(self, checks: tuple[Check, ...], minute: int, *, reserve_nano: int = 0, cost_nano: int = 0,
+               tokens: int = 0, slots: int = 0, requests: int = 0, lease_slots: int = 0,
+               carried: int = 0) -> tuple[list[Segment], list[Arg | Segment]]:
+        """One entry of the settlement script (_SETTLE says what each number does)."""
+        return ([self._keys(check, minute) for check in checks],
+                [len(checks), reserve_nano, cost_nano, tokens, slots, requests, lease_slots, carried,
+                 *(self._settled(check) for check in checks)])
 
     def _queue(self, settlement: tuple[list[Segment], list[Arg | Segment]]) -> None:
         self._set_timer()
@@ -474,9 +474,7 @@ class RedisLedger:
             for lease in leases:
                 cost_nano, tokens = unsettled(lease)
                 if cost_nano or tokens:
-                    self._finished.append(([self._keys(check, lease.minute) for check in lease.checks],
-                                           [len(lease.checks), 0, cost_nano, tokens, 0, 0, 0, 0,
-                                            *(self._settled(check) for check in lease.checks)]))
+                    self._finished.append(self._entry(lease.checks, lease.minute, cost_nano=cost_nano, tokens=tokens))
         if not self._finished:
             return
         finished, self._finished = self._finished, []
